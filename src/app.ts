@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from './shared/config.ts';
+import { openDb, migrate, type Db } from './shared/db/index.ts';
+import { systemClock, type Clock } from './shared/clock.ts';
+import { createLogger, type Logger } from './shared/log.ts';
+import { createRegistry, prom, type Registry } from './shared/metrics.ts';
+import { createServer, type App } from './http/server.ts';
+import { keyStore } from './auth/store.ts';
+import { keyService, type KeyService } from './auth/service.ts';
+import { registerKeyRoutes } from './auth/routes.ts';
+import { eventStore, type EventStore } from './events/store.ts';
+import { eventService, type EventService } from './events/service.ts';
+import { registerEventRoutes } from './events/routes.ts';
+import type { IngestHooks } from './events/types.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export interface Tollgate {
+  config: Config;
+  db: Db;
+  server: App;
+  clock: Clock;
+  logger: Logger;
+  metrics: Registry;
+  keys: KeyService;
+  events: EventService;
+  eventStore: EventStore;
+  hooks: IngestHooks;
+  close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  db?: Db;
+  clock?: Clock;
+  logger?: Logger;
+  /** Skip migrations (the db is already migrated). */
+  migrated?: boolean;
+}
+
+/** Wires every domain together: the composition root. Domains never import each other's stores. */
+export async function createTollgate(config: Config, opts: CreateOptions = {}): Promise<Tollgate> {
+  const logger = opts.logger ?? createLogger(config.log_level);
+  const clock = opts.clock ?? systemClock;
+  const db = opts.db ?? (await openDb({ databaseUrl: config.database_url, dataDir: config.data_dir }));
+  if (!opts.migrated) {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied }, `applied ${applied.length} migration(s)`);
+  }
+  const metrics = createRegistry();
+  const server = await createServer({ logger, bodyLimit: config.ingest.body_limit_bytes, version: VERSION });
+
+  const keys = keyService(keyStore(db), clock);
+  const hooks: IngestHooks = { enrich: [], afterInsert: [] };
+  const store = eventStore(db);
+  const events = instrumentIngest(eventService(db, store, hooks, clock, { maxBatch: config.ingest.max_batch }), metrics);
+
+  server.get('/healthz', { schema: { hide: true } }, async () => {
+    await db.query('SELECT 1');
+    return { status: 'ok' };
+  });
+  server.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+  registerKeyRoutes(server, { keys });
+  registerEventRoutes(server, { keys, events, store });
+
+  const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
+  flush.unref();
+
+  return {
+    config,
+    db,
+    server,
+    clock,
+    logger,
+    metrics,
+    keys,
+    events,
+    eventStore: store,
+    hooks,
+    async close() {
+      clearInterval(flush);
+      await server.close();
+      await keys.flushUsage().catch(() => {});
+      if (!opts.db) await db.close();
+    },
+  };
+}
+
+function instrumentIngest(svc: EventService, registry: Registry): EventService {
+  const counter = new prom.Counter({
+    name: 'tollgate_events_total',
+    help: 'Events received by POST /v1/events, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  return {
+    async ingest(raw, ctx) {
+      try {
+        const r = await svc.ingest(raw, ctx);
+        counter.inc({ outcome: 'accepted' }, r.accepted);
+        counter.inc({ outcome: 'duplicate' }, r.duplicates);
+        counter.inc({ outcome: 'rejected' }, r.rejected.length);
+        return r;
+      } catch (e) {
+        const rejected = (e as { extra?: { rejected?: unknown[] } }).extra?.rejected;
+        if (rejected) counter.inc({ outcome: 'rejected' }, rejected.length);
+        throw e;
+      }
+    },
+  };
+}

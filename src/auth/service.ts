@@ -1,0 +1,133 @@
+import type { Clock } from '../shared/clock.ts';
+import { ApiError, notFound } from '../shared/errors.ts';
+import { generateSecret, hashSecret, newKeyId, secretPrefix, type Principal, type Scope } from './keys.ts';
+import type { KeyRow, KeyStore } from './store.ts';
+
+export interface CreateKeyInput {
+  name: string;
+  scopes: Scope[];
+  subject?: string | null;
+  team?: string | null;
+  project?: string | null;
+  /** Use this exact secret (bootstrap); otherwise one is generated. */
+  secret?: string;
+}
+
+export interface PublicKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  subject: string | null;
+  team: string | null;
+  project: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+export function toPublicKey(k: KeyRow): PublicKey {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    subject: k.subject,
+    team: k.team,
+    project: k.project,
+    created_at: new Date(k.created_at).toISOString(),
+    revoked_at: k.revoked_at ? new Date(k.revoked_at).toISOString() : null,
+    last_used_at: k.last_used_at ? new Date(k.last_used_at).toISOString() : null,
+  };
+}
+
+export interface KeyService {
+  create(input: CreateKeyInput): Promise<{ key: PublicKey; secret: string }>;
+  list(includeRevoked?: boolean): Promise<PublicKey[]>;
+  revoke(id: string): Promise<PublicKey>;
+  /** The principal for a presented secret, or undefined. Hot path: cached briefly in memory. */
+  authenticate(secret: string): Promise<Principal | undefined>;
+  /** On first start with no keys: make the bootstrap key (given or generated). */
+  bootstrap(given?: string): Promise<{ created: false } | { created: true; secret: string; generated: boolean }>;
+  /** Writes batched last_used_at stamps (called periodically and at shutdown). */
+  flushUsage(): Promise<void>;
+}
+
+/**
+ * Authentication is on every request's path, so found keys are cached by hash for `cacheTtlMs`.
+ * A revoke clears this process's cache at once; other processes notice within the TTL.
+ */
+export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): KeyService {
+  const cache = new Map<string, { p: Principal | undefined; until: number }>();
+  const used = new Set<string>();
+  const toPrincipal = (k: KeyRow): Principal => ({
+    keyId: k.id,
+    name: k.name,
+    scopes: k.scopes,
+    subject: k.subject,
+    team: k.team,
+    project: k.project,
+  });
+  return {
+    async create(input) {
+      const secret = input.secret ?? generateSecret();
+      const id = newKeyId();
+      const row = {
+        id,
+        name: input.name,
+        prefix: secretPrefix(secret),
+        key_hash: hashSecret(secret),
+        scopes: [...new Set(input.scopes)],
+        subject: input.subject ?? null,
+        team: input.team ?? null,
+        project: input.project ?? null,
+        created_at: clock.now(),
+      };
+      try {
+        await store.insert(row);
+      } catch (e) {
+        if (/unique|duplicate/i.test((e as Error).message)) throw new ApiError('conflict', 'KEY_EXISTS', 'a key with this secret already exists');
+        throw e;
+      }
+      return {
+        secret,
+        key: toPublicKey({ ...row, revoked_at: null, last_used_at: null }),
+      };
+    },
+    async list(includeRevoked = false) {
+      return (await store.list(includeRevoked)).map(toPublicKey);
+    },
+    async revoke(id) {
+      const k = await store.revoke(id, clock.now());
+      if (!k) throw notFound(`key ${id}`);
+      cache.clear();
+      return toPublicKey(k);
+    },
+    async authenticate(secret) {
+      const hash = hashSecret(secret);
+      const now = clock.now().getTime();
+      const hit = cache.get(hash);
+      let p: Principal | undefined;
+      if (hit && hit.until > now) p = hit.p;
+      else {
+        const k = await store.findActiveByHash(hash);
+        p = k ? toPrincipal(k) : undefined;
+        if (cache.size > 10_000) cache.clear();
+        cache.set(hash, { p, until: now + cacheTtlMs });
+      }
+      if (p) used.add(p.keyId);
+      return p;
+    },
+    async bootstrap(given) {
+      if ((await store.countActive()) > 0) return { created: false };
+      const { secret } = await this.create({ name: 'bootstrap', scopes: ['admin'], secret: given });
+      return { created: true, secret, generated: !given };
+    },
+    async flushUsage() {
+      if (!used.size) return;
+      const ids = [...used];
+      used.clear();
+      await store.touch(ids, clock.now());
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { createTollgate } from '../app.ts';
+import { configOrExit } from './common.ts';
+import { createLogger } from '../shared/log.ts';
+
+export function serveCommand(program: Command) {
+  program
+    .command('serve')
+    .description('run the HTTP API (and, as they land, gateway, dashboard and jobs) in one process')
+    .option('-p, --port <port>', 'port to listen on (env PORT, default 8787)')
+    .option('-H, --host <host>', 'address to bind (env HOST, default 127.0.0.1)')
+    .option('-d, --data-dir <dir>', 'embedded store directory (env TOLLGATE_DATA_DIR, default ./.tollgate)')
+    .action(async (o: { port?: string; host?: string; dataDir?: string }) => {
+      const config = configOrExit({ port: o.port, host: o.host, data_dir: o.dataDir });
+      const logger = createLogger(config.log_level);
+      const tg = await createTollgate(config, { logger });
+      const boot = await tg.keys.bootstrap(config.bootstrap_key);
+      const address = await tg.server.listen({ port: config.port, host: config.host });
+      logger.info(`Tollgate listening on ${address}`);
+      logger.info(`store: ${tg.db.description}`);
+      logger.info(`API reference: ${address}/docs  (OpenAPI: ${address}/openapi.json)`);
+      if (boot.created && boot.generated) {
+        // Printed once, straight to stdout, so it is visible even with JSON logs.
+        process.stdout.write(
+          `\n  An admin API key was generated. It is shown only this once:\n\n    ${boot.secret}\n\n` +
+            `  Use it as "Authorization: Bearer <key>". Set TOLLGATE_BOOTSTRAP_KEY to choose it yourself.\n\n`,
+        );
+      } else if (boot.created) {
+        logger.info('admin key created from TOLLGATE_BOOTSTRAP_KEY');
+      } else {
+        logger.info('API keys exist; create more with POST /v1/keys or `npx tollgate keys create`');
+      }
+      let closing = false;
+      const stop = async (signal: string) => {
+        if (closing) return;
+        closing = true;
+        logger.info(`${signal}: shutting down`);
+        await tg.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,100 @@
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import { ApiError } from '../shared/errors.ts';
+import { validateEvent } from './validate.ts';
+import { toEventRow } from './rows.ts';
+import type { EventStore } from './store.ts';
+import type { EventRow, IngestContext, IngestHooks, IngestResult, RejectedEvent } from './types.ts';
+
+export interface EventService {
+  /** Validates, dedupes, enriches and stores a batch; resolves only after commit (a 202 is durable). */
+  ingest(raw: unknown[], ctx?: IngestContext): Promise<IngestResult>;
+}
+
+export interface EventServiceOptions {
+  maxBatch: number;
+}
+
+/**
+ * An ingest key bound to a team/project/subject can only write that binding: a missing value is
+ * filled in, a different one is rejected.
+ */
+function applyBinding(row: EventRow, ctx: IngestContext | undefined): string | undefined {
+  const p = ctx?.principal;
+  if (!p) return undefined;
+  for (const f of ['team', 'project'] as const) {
+    const bound = p[f];
+    if (!bound) continue;
+    if (row[f] === null) {
+      row[f] = bound;
+      if (row.data && typeof row.data === 'object') row.data = { ...row.data, [f]: bound };
+    } else if (row[f] !== bound) return `data.${f} must be "${bound}" (this key is bound to it)`;
+  }
+  if (p.subject) {
+    if (row.subject === null) row.subject = p.subject;
+    else if (row.subject !== p.subject) return `subject must be "${p.subject}" (this key is bound to it)`;
+  }
+  return undefined;
+}
+
+export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
+  return {
+    async ingest(raw, ctx) {
+      if (raw.length === 0) throw new ApiError('invalid_request', 'EMPTY_BATCH', 'the batch holds no events');
+      if (raw.length > opts.maxBatch) {
+        throw new ApiError('payload_too_large', 'BATCH_TOO_LARGE', `a batch may hold at most ${opts.maxBatch} events (got ${raw.length}); split it`);
+      }
+      const rejected: Array<RejectedEvent & { source: string | null; body: unknown }> = [];
+      const rows: EventRow[] = [];
+      const seen = new Set<string>();
+      let duplicates = 0;
+      for (let i = 0; i < raw.length; i++) {
+        const v = validateEvent(raw[i]);
+        if (!v.ok) {
+          rejected.push({ index: i, id: v.id ?? null, source: v.source ?? null, error: v.error, body: raw[i] });
+          continue;
+        }
+        const row = toEventRow(v.event);
+        const bindingError = applyBinding(row, ctx);
+        if (bindingError) {
+          rejected.push({ index: i, id: row.id, source: row.source, error: bindingError, body: raw[i] });
+          continue;
+        }
+        const key = row.source + '\u0000' + row.id;
+        if (seen.has(key)) {
+          duplicates++; // the first occurrence in the batch wins, as a retry would
+          continue;
+        }
+        seen.add(key);
+        rows.push(row);
+      }
+      for (const enrich of hooks.enrich) await enrich(rows);
+      const receivedAt = clock.now();
+      const inserted = await db.transaction(async (tx) => {
+        const ins = await store.insertNew(tx, rows, receivedAt);
+        for (const after of hooks.afterInsert) if (ins.length) await after(tx, ins);
+        await store.insertRejected(
+          tx,
+          rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
+          receivedAt,
+        );
+        return ins.length;
+      });
+      const result: IngestResult = {
+        accepted: inserted,
+        duplicates: duplicates + (rows.length - inserted),
+        rejected: rejected.map(({ index, id, error }) => ({ index, id, error })),
+      };
+      if (rows.length === 0) {
+        throw new ApiError(
+          'invalid_request',
+          'ALL_REJECTED',
+          raw.length === 1 ? `the event was rejected: ${rejected[0]!.error}` : `all ${raw.length} events were rejected; first: ${rejected[0]!.error}`,
+          undefined,
+          { rejected: result.rejected },
+        );
+      }
+      return result;
+    },
+  };
+}

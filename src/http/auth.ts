@@ -1,0 +1,34 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../shared/errors.ts';
+import { hasScope, type Principal, type Scope } from '../auth/keys.ts';
+import type { KeyService } from '../auth/service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+    if (m) return m[1]!.trim();
+  }
+  const x = req.headers['x-api-key'];
+  return typeof x === 'string' && x ? x : undefined;
+}
+
+/** preHandler factory: 401 without a valid key, 403 without the scope. */
+export function requireScope(keys: KeyService, scope: Scope) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerToken(req);
+    if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send an API key as "Authorization: Bearer <key>"');
+    const p = await keys.authenticate(token);
+    if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the API key is not valid or has been revoked');
+    if (!hasScope(p, scope)) {
+      throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "${scope}" scope (it has: ${p.scopes.join(', ')})`);
+    }
+    req.principal = p;
+  };
+}

@@ -1,0 +1,79 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { ApiError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+
+export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>;
+
+export interface ServerOptions {
+  logger: Logger;
+  bodyLimit: number;
+  version: string;
+}
+
+/** Fastify with zod schemas, OpenAPI, CloudEvents content types and the one error shape. */
+export async function createServer(opts: ServerOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    bodyLimit: opts.bodyLimit,
+    // Per-request lines would dominate the log (and the ingest profile); errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: true,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(['application/cloudevents+json', 'application/cloudevents-batch+json'], { parseAs: 'string' }, json);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Tollgate API', version: opts.version, description: 'Usage meter, cost ledger and quota gate for AI APIs.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) return reply.status(err.status).send(err.toBody());
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const issue = err.validation[0]!;
+      const where = err.validationContext ?? 'request';
+      const field = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      const param = field || where;
+      const message = issue.message;
+      return reply
+        .status(400)
+        .send(new ApiError('invalid_request', 'INVALID_FIELD', `${where === 'querystring' ? 'query parameter' : where} ${field ? `"${field}" ` : ''}${message}`, param).toBody());
+    }
+    const code = (err as FastifyError).code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.status(413).send(new ApiError('payload_too_large', 'BODY_TOO_LARGE', `the request body is larger than the limit of ${opts.bodyLimit} bytes`).toBody());
+    }
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply
+        .status(415)
+        .send(new ApiError('unsupported_media_type', 'UNSUPPORTED_CONTENT_TYPE', `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted here`).toBody());
+    }
+    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err as any).statusCode === 400) {
+      return reply.status(400).send(new ApiError('invalid_request', 'INVALID_JSON', `the body is not valid JSON: ${err.message}`, 'body').toBody());
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send(new ApiError('internal_error', 'INTERNAL', 'an internal error occurred; it has been logged').toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(new ApiError('not_found', 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody());
+  });
+  return app;
+}

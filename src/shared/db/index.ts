@@ -1,0 +1,23 @@
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { Db } from './types.ts';
+import { openPglite } from './pglite.ts';
+import { openPostgres } from './postgres.ts';
+
+export type { Db, Queryable, QueryResult } from './types.ts';
+export { migrate, loadMigrations } from './migrate.ts';
+
+export interface OpenDbOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  schema?: string;
+  poolSize?: number;
+}
+
+/** PostgreSQL when a URL is given, else PGlite files under dataDir/pgdata. */
+export async function openDb(opts: OpenDbOptions): Promise<Db> {
+  if (opts.databaseUrl) return openPostgres({ url: opts.databaseUrl, schema: opts.schema, max: opts.poolSize });
+  const dir = path.resolve(opts.dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true });
+  return openPglite({ dataDir: dir });
+}

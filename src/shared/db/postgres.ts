@@ -1,0 +1,100 @@
+import pg from 'pg';
+import type { Db, Queryable, QueryResult } from './types.ts';
+
+export interface PostgresOptions {
+  url: string;
+  /** Schema to use as search_path (tests isolate each file in its own schema). */
+  schema?: string;
+  max?: number;
+}
+
+function wrap(c: { query: pg.Pool['query'] }): Queryable {
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      const r = await c.query(sql, params as unknown[] | undefined);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    },
+    async exec(sql: string) {
+      await c.query(sql);
+    },
+  };
+}
+
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `PostgreSQL ${u.hostname || 'localhost'}${u.port ? ':' + u.port : ''}/${u.pathname.replace(/^\//, '') || u.username}`;
+  } catch {
+    return 'PostgreSQL';
+  }
+}
+
+export async function openPostgres(opts: PostgresOptions): Promise<Db> {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
+  });
+  // An idle client that loses its server must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  if (opts.schema) {
+    const c = new pg.Client({ connectionString: opts.url });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+    } finally {
+      await c.end();
+    }
+  }
+  const base = wrap(pool);
+  async function onClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      return await fn(client);
+    } catch (e) {
+      broken = true;
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  }
+  return {
+    kind: 'postgres',
+    description: describePostgresUrl(opts.url) + (opts.schema ? ` (schema ${opts.schema})` : ''),
+    query: base.query,
+    exec: base.exec,
+    transaction: (fn) =>
+      onClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const v = await fn(wrap(client));
+          await client.query('COMMIT');
+          return v;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw e;
+        }
+      }),
+    withLock: (key, fn) =>
+      onClient(async (client) => {
+        await client.query('SELECT pg_advisory_lock($1)', [key]);
+        try {
+          return await fn(wrap(client));
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [key]);
+        }
+      }),
+    tryLock: (key, fn) =>
+      onClient(async (client) => {
+        const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [key]);
+        if (!r.rows[0]?.ok) return { ran: false as const };
+        try {
+          return { ran: true as const, value: await fn(wrap(client)) };
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [key]);
+        }
+      }),
+    close: () => pool.end(),
+  };
+}
