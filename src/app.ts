@@ -50,7 +50,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   const server = await createServer({ logger, bodyLimit: config.ingest.body_limit_bytes, version: VERSION });
 
   const keys = keyService(keyStore(db), clock);
-  const hooks: IngestHooks = { enrich: [], afterInsert: [] };
+  const hooks: IngestHooks = { enrich: [], afterInsert: [], afterCostChange: [] };
   const store = eventStore(db);
   const events = instrumentIngest(eventService(db, store, hooks, clock, { maxBatch: config.ingest.max_batch }), metrics);
 
@@ -64,6 +64,8 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   });
   registerKeyRoutes(server, { keys });
   registerEventRoutes(server, { keys, events, store });
+
+  // --- domains wire in below, one block each (keep each block small) ---
 
   const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
   flush.unref();

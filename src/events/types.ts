@@ -43,6 +43,16 @@ export interface StoredEvent extends EventRow {
 export interface IngestHooks {
   enrich: Array<(rows: EventRow[]) => void | Promise<void>>;
   afterInsert: Array<(tx: Queryable, rows: StoredEvent[]) => Promise<void>>;
+  /**
+   * Runs inside the transaction that changes stored events' pricing columns (reprice), with each
+   * row as it was and as it is now, so aggregates can apply the difference.
+   */
+  afterCostChange: Array<(tx: Queryable, changes: CostChange[]) => Promise<void>>;
+}
+
+export interface CostChange {
+  before: StoredEvent;
+  after: StoredEvent;
 }
 
 export interface RejectedEvent {
