@@ -48,7 +48,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_type_time ON events (type, time);
 CREATE INDEX events_time ON events (time);
-CREATE INDEX events_subject_time ON events (subject, time) WHERE subject IS NOT NULL;
 CREATE INDEX events_unpriced ON events (time) WHERE unpriced;
 
 CREATE TABLE event_tombstones (

@@ -12,6 +12,13 @@ import { eventStore, type EventStore } from './events/store.ts';
 import { eventService, type EventService } from './events/service.ts';
 import { registerEventRoutes } from './events/routes.ts';
 import type { IngestHooks } from './events/types.ts';
+import { wirePricing } from './pricing/index.ts';
+import { wireMeters } from './meters/wire.ts';
+import type { MeterService } from './meters/service.ts';
+import { wireJobs, type Jobs } from './jobs/wire.ts';
+import { createSecrets } from './secrets/index.ts';
+import { wireGateway } from './gateway/index.ts';
+import { wireRollups } from './rollups/wire.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -26,6 +33,8 @@ export interface Tollgate {
   events: EventService;
   eventStore: EventStore;
   hooks: IngestHooks;
+  meters: MeterService;
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -67,6 +76,20 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
 
   // --- domains wire in below, one block each (keep each block small) ---
 
+  // pricing: catalog + overrides price every llm.usage row before it is stored; /v1/prices* (src/pricing; pricingOf(tg))
+  await wirePricing({ server, db, hooks, keys, eventStore: store, metrics, clock, logger, config: config.pricing });
+
+  // rollups + usage queries + export + summary (src/rollups, src/analysis/summary)
+  const rollups = wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store });
+
+  // meters, media sessions, resource snapshots (src/meters) + scheduler and retention (src/jobs)
+  const meters = await wireMeters({ server, db, hooks, keys, clock, logger, tz: config.tz, config: config.meters, rollups });
+  const jobs = wireJobs({ db, clock, logger, dataDir: config.data_dir, retention: config.retention, sealResources: (b) => meters.sealResources(b) });
+
+  // secret store + LLM gateway (src/secrets, src/gateway); reach them with secretsOf(tg) / gatewayOf(tg)
+  const secrets = createSecrets({ db, clock, config: config.secrets, dataDir: config.data_dir, server, keys });
+  wireGateway({ config: config.gateway, bodyLimit: config.ingest.body_limit_bytes, db, server, keys, events, hooks, secrets, metrics, clock, logger });
+
   const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
   flush.unref();
 
@@ -81,7 +104,10 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
     events,
     eventStore: store,
     hooks,
+    meters,
+    jobs,
     async close() {
+      await jobs.close();
       clearInterval(flush);
       await server.close();
       await keys.flushUsage().catch(() => {});

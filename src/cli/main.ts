@@ -1,9 +1,15 @@
 import { Command } from 'commander';
-import { VERSION } from '../app.ts';
+import { readFileSync } from 'node:fs';
 import { serveCommand } from './serve.ts';
 import { keysCommand } from './keys.ts';
 import { ingestCommand } from './ingest.ts';
-import { configOrExit, withDb } from './common.ts';
+import { secretsCommand } from './secrets.ts';
+import { archiveCommand } from './archive.ts';
+import { repriceCommand } from './reprice.ts';
+import { rollupsCommand } from '../rollups/cli.ts';
+import { CliError, configOrExit, withDb } from './common.ts';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 const program = new Command()
   .name('tollgate')
@@ -17,11 +23,22 @@ program
   .description('apply pending database migrations and exit (serve also does this at start)')
   .action(async () => {
     const config = configOrExit();
-    await withDb(config, async (db) => {
-      process.stdout.write(`store ${db.description}: migrations up to date\n`);
+    const applied = await withDb(config, async (db) => {
+      process.stdout.write(`store: ${db.description}\n`);
     });
+    process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'migrations up to date\n');
   });
 keysCommand(program);
 ingestCommand(program);
+secretsCommand(program);
+archiveCommand(program);
+repriceCommand(program);
+rollupsCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (!(e instanceof CliError)) throw e;
+  process.stderr.write(`tollgate: ${e.message}\n`);
+  process.exitCode = e.exitCode;
+}

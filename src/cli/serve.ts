@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { createTollgate } from '../app.ts';
 import { configOrExit } from './common.ts';
-import { createLogger } from '../shared/log.ts';
 
 export function serveCommand(program: Command) {
   program
@@ -12,11 +10,15 @@ export function serveCommand(program: Command) {
     .option('-d, --data-dir <dir>', 'embedded store directory (env TOLLGATE_DATA_DIR, default ./.tollgate)')
     .action(async (o: { port?: string; host?: string; dataDir?: string }) => {
       const config = configOrExit({ port: o.port, host: o.host, data_dir: o.dataDir });
+      // Loaded here, not at the top, so `tollgate --help` and light commands start fast.
+      const { createTollgate } = await import('../app.ts');
+      const { createLogger } = await import('../shared/log.ts');
       const logger = createLogger(config.log_level);
       const tg = await createTollgate(config, { logger });
       const boot = await tg.keys.bootstrap(config.bootstrap_key);
       const address = await tg.server.listen({ port: config.port, host: config.host });
       logger.info(`Tollgate listening on ${address}`);
+      tg.jobs.start(); // scheduled jobs (retention, …) run only in serve; each window once across processes
       logger.info(`store: ${tg.db.description}`);
       logger.info(`API reference: ${address}/docs  (OpenAPI: ${address}/openapi.json)`);
       if (boot.created && boot.generated) {

@@ -15,7 +15,7 @@ export function toEventRow(e: ValidEvent): EventRow {
       cacheWrite = (int(d.cache_write_5m_tokens) ?? 0) + (int(d.cache_write_1h_tokens) ?? 0);
     }
   }
-  const reportedCost = llm && typeof d.cost === 'string' ? d.cost : null;
+  const reportedCost = llm && (typeof d.cost === 'string' || typeof d.cost === 'number') ? String(d.cost) : null;
   return {
     source: e.source,
     id: e.id,

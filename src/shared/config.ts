@@ -2,6 +2,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { metersConfigSchema, METERS_ENV } from '../meters/config.ts';
+import { retentionConfigSchema, RETENTION_ENV } from '../jobs/config.ts';
+import { gatewayConfigSchema, GATEWAY_ENV } from '../gateway/config.ts';
+import { secretsConfigSchema, SECRETS_ENV } from '../secrets/config.ts';
+import { pricingConfigSchema, PRICING_ENV } from '../pricing/config.ts';
 
 /**
  * Configuration: `tollgate.config.yaml` (or the file TOLLGATE_CONFIG names) overlaid by environment
@@ -35,6 +40,11 @@ export const configSchema = z
       })
       .strict()
       .default({ max_batch: 10_000, body_limit_bytes: 16 * 1024 * 1024 }),
+    meters: metersConfigSchema,
+    retention: retentionConfigSchema,
+    gateway: gatewayConfigSchema,
+    secrets: secretsConfigSchema,
+    pricing: pricingConfigSchema,
   })
   .strict();
 
@@ -51,6 +61,11 @@ const ENV: Array<[string, string[]]> = [
   ['TOLLGATE_TZ', ['tz']],
   ['TOLLGATE_INGEST_MAX_BATCH', ['ingest', 'max_batch']],
   ['TOLLGATE_INGEST_BODY_LIMIT_BYTES', ['ingest', 'body_limit_bytes']],
+  ...METERS_ENV,
+  ...RETENTION_ENV,
+  ...GATEWAY_ENV,
+  ...SECRETS_ENV,
+  ...PRICING_ENV,
 ];
 
 export class ConfigError extends Error {}

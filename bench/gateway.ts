@@ -1,0 +1,136 @@
+/**
+ * npm run bench:gateway — latency the gateway adds, measured open-loop against one local upstream
+ * in the same run: the same requests go straight to the upstream ("direct") and through a real
+ * `tollgate serve` process ("gateway"); added = gateway − direct at each percentile.
+ * - non-streaming chat completions at --rps (default 500) for --seconds (default 10) each;
+ * - streaming chat completions: time to first byte, at --stream-rps (default 100);
+ * - peak RSS (VmHWM) of the gateway process.
+ * Latency counts from each request's scheduled start (no coordinated omission).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { BENCH_KEY, freshPostgresDatabase, percentile, startServer } from './lib.ts';
+import { OPENAI_CHAT, openaiChatStream } from '../test/gateway/upstream/fixtures.ts';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const RPS = Number(args.get('rps') ?? 500);
+const SECONDS = Number(args.get('seconds') ?? 10);
+const STREAM_RPS = Number(args.get('stream-rps') ?? 100);
+const WARMUP = 2;
+
+const chatBody = Buffer.from(JSON.stringify(OPENAI_CHAT));
+const streamed = openaiChatStream(true).join('');
+const upstream = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    if (body.includes('"stream":true')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(streamed);
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': chatBody.length });
+      res.end(chatBody);
+    }
+  });
+});
+upstream.keepAliveTimeout = 60_000;
+await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+const upUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+
+// --store postgres (default): events go to a local PostgreSQL, as a production gateway would run;
+// --store pglite: the embedded store, whose WASM engine shares the gateway's thread.
+const STORE = args.get('store') ?? 'postgres';
+const pgdb = STORE === 'postgres' ? await freshPostgresDatabase(`tollgate_bench_gw_${process.pid}`) : undefined;
+const server = await startServer({ TOLLGATE_OPENAI_BASE_URL: `${upUrl}/v1`, OPENAI_API_KEY: 'sk-bench', ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
+const rssPeak = () => {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+};
+
+const nonStream = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
+const stream = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] });
+
+/** Open loop: request i is scheduled at start + i/rate; its latency counts from that instant. */
+async function openLoop(origin: string, path: string, body: string, rate: number, seconds: number, ttfb: boolean): Promise<{ lat: number[]; errors: number; late: number }> {
+  const pool = new Pool(origin, { connections: 256, keepAliveTimeout: 60_000 });
+  const total = Math.round(rate * seconds);
+  const lat: number[] = [];
+  let errors = 0;
+  let late = 0;
+  const inflight: Promise<void>[] = [];
+  const t0 = performance.now() + 20;
+  for (let i = 0; i < total; i++) {
+    const at = t0 + (i * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait - 0.5));
+    while (performance.now() < at) {
+      /* spin the last half millisecond */
+    }
+    if (performance.now() - at > 5) late++;
+    inflight.push(
+      (async () => {
+        try {
+          const r = await pool.request({ path, method: 'POST', headers: { authorization: `Bearer ${BENCH_KEY}`, 'content-type': 'application/json' }, body });
+          if (ttfb) {
+            for await (const _ of r.body) {
+              lat.push(performance.now() - at);
+              break;
+            }
+            await r.body.dump();
+          } else {
+            await r.body.arrayBuffer();
+            lat.push(performance.now() - at);
+          }
+          if (r.statusCode !== 200) errors++;
+        } catch {
+          errors++;
+        }
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  await pool.close();
+  lat.sort((a, b) => a - b);
+  return { lat, errors, late };
+}
+
+const fmt = (n: number) => n.toFixed(3).padStart(8);
+function report(label: string, direct: number[], gw: number[]) {
+  const rows = [50, 90, 99, 99.9].map((p) => {
+    const d = percentile(direct, p);
+    const g = percentile(gw, p);
+    return `  p${String(p).padEnd(4)} direct ${fmt(d)} ms   gateway ${fmt(g)} ms   added ${fmt(g - d)} ms`;
+  });
+  console.log(`${label}\n${rows.join('\n')}`);
+  return { p50: percentile(gw, 50) - percentile(direct, 50), p99: percentile(gw, 99) - percentile(direct, 99) };
+}
+
+try {
+  console.log(`store: ${STORE}`);
+  console.log(`gateway bench: upstream ${upUrl}, gateway ${server.url}, ${RPS} req/s × ${SECONDS}s non-streaming, ${STREAM_RPS} req/s streaming`);
+  // warm up both paths (connections, JIT, key cache)
+  await openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, WARMUP, false);
+  await openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, WARMUP, false);
+  const d1 = await openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, SECONDS, false);
+  const g1 = await openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, SECONDS, false);
+  const added = report(`non-streaming chat completions, latency (errors direct ${d1.errors}, gateway ${g1.errors}; late schedules ${d1.late}/${g1.late})`, d1.lat, g1.lat);
+  const d2 = await openLoop(upUrl, '/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
+  const g2 = await openLoop(server.url, '/openai/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
+  const addedS = report(`streaming chat completions, time to first byte (errors ${d2.errors}/${g2.errors})`, d2.lat, g2.lat);
+  const rss = rssPeak();
+  console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);
+  const ok = added.p50 <= 0.5 && added.p99 <= 3 && rss <= 200;
+  console.log(`targets (added p50 ≤ 0.5 ms, p99 ≤ 3 ms, RSS ≤ 200 MB): ${ok ? 'met' : 'NOT met'}  [non-streaming p50 +${added.p50.toFixed(3)} p99 +${added.p99.toFixed(3)}; streaming TTFB p50 +${addedS.p50.toFixed(3)} p99 +${addedS.p99.toFixed(3)}]`);
+} finally {
+  await server.stop();
+  await pgdb?.drop();
+  upstream.close();
+}

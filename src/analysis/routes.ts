@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import type { App } from '../http/server.ts';
+import { requireScope } from '../http/auth.ts';
+import type { KeyService } from '../auth/service.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { RollupService } from '../rollups/service.ts';
+import { tzParam } from '../rollups/params.ts';
+import { bindingOf } from '../rollups/routes.ts';
+import { summary } from './summary.ts';
+
+export function registerSummaryRoutes(app: App, deps: { keys: KeyService; rollups: RollupService; clock: Clock; defaultTz: string }) {
+  app.get(
+    '/v1/summary',
+    {
+      preHandler: requireScope(deps.keys, 'read'),
+      schema: {
+        tags: ['analysis'],
+        summary: 'Yesterday, this week, month to date, month-end forecast and the split by provider, in a zone',
+        description: 'forecast_month_end = month-to-date cost × month length ÷ elapsed time (linear run rate).',
+        querystring: z.object({ tz: tzParam(deps.defaultTz) }),
+      },
+    },
+    async (req) => summary(deps.rollups, req.query.tz, deps.clock.now(), bindingOf(req.principal)),
+  );
+}

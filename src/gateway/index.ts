@@ -1,0 +1,102 @@
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Registry } from '../shared/metrics.ts';
+import type { App } from '../http/server.ts';
+import type { KeyService } from '../auth/service.ts';
+import type { EventService } from '../events/service.ts';
+import type { IngestHooks } from '../events/types.ts';
+import type { SecretService } from '../secrets/service.ts';
+import { resolveGatewayConfig, type GatewayConfig } from './config.ts';
+import { createRecorder, type Recorder } from './recorder.ts';
+import { gatewayMetrics } from './metrics.ts';
+import { policyService, type PolicyService } from './policy.ts';
+import { allowAll, type QuotaGate } from './quota.ts';
+import { createProxy, EVENT_SOURCE } from './proxy.ts';
+import { registerGatewayRoutes, registerPolicyRoutes } from './routes.ts';
+
+export interface Gateway {
+  recorder: Recorder;
+  policies: PolicyService;
+  /** The quotas domain plugs its gate in here; the default allows every call. */
+  setQuotaGate(gate: QuotaGate): void;
+  /** Writes every buffered event now (tests, shutdown). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  bodyLimit: number;
+  db: Db;
+  server: App;
+  keys: KeyService;
+  events: EventService;
+  hooks: IngestHooks;
+  secrets: SecretService;
+  metrics: Registry;
+  clock: Clock;
+  logger: Logger;
+}
+
+const byServer = new WeakMap<object, Gateway>();
+
+/** The gateway wired into a running Tollgate (for the quotas domain's gate, tests and the CLI). */
+export function gatewayOf(tg: { server: App }): Gateway {
+  const g = byServer.get(tg.server);
+  if (!g) throw new Error('the gateway is not wired into this server');
+  return g;
+}
+
+/** Builds the gateway and wires it into the server (routes, ingest hook, flush on close). */
+export function wireGateway(d: GatewayDeps): Gateway {
+  const g = createGateway(d);
+  byServer.set(d.server, g);
+  d.server.addHook('onClose', async () => g.close());
+  return g;
+}
+
+export function createGateway(d: GatewayDeps): Gateway {
+  const { providers, routes } = resolveGatewayConfig(d.config);
+  const metrics = gatewayMetrics(d.metrics, d.config.max_model_labels);
+  const recorder = createRecorder({
+    ingest: (batch) => d.events.ingest(batch),
+    intervalMs: d.config.flush_interval_ms,
+    maxEvents: d.config.flush_max_events,
+    logger: d.logger,
+    onDrop: (n) => metrics.dropped(n),
+  });
+  const policies = policyService(d.db, d.clock, d.config.cache_ttl_ms);
+  let gate: QuotaGate = allowAll;
+  const proxy = createProxy({
+    providers,
+    timeoutMs: d.config.timeout_ms,
+    cacheTtlMs: d.config.cache_ttl_ms,
+    keys: d.keys,
+    secrets: d.secrets,
+    recorder,
+    metrics,
+    policies,
+    quota: () => gate,
+    clock: d.clock,
+    logger: d.logger,
+  });
+  // Cost is known once pricing has run at ingest: count it from the rows actually stored.
+  d.hooks.afterInsert.push(async (_tx, rows) => {
+    for (const r of rows) if (r.source === EVENT_SOURCE && r.cost !== null && r.provider) metrics.cost(r.provider, r.model ?? undefined, Number(r.cost));
+  });
+  if (d.config.enabled) registerGatewayRoutes(d.server, { proxy, routes, bodyLimit: d.bodyLimit });
+  registerPolicyRoutes(d.server, { keys: d.keys, policies, routes });
+  return {
+    recorder,
+    policies,
+    setQuotaGate(g) {
+      gate = g;
+    },
+    flush: () => recorder.flush(),
+    async close() {
+      await recorder.close();
+      await proxy.close();
+    },
+  };
+}

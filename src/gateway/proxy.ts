@@ -1,0 +1,434 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Pool, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import { ApiError } from '../shared/errors.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+import type { KeyService } from '../auth/service.ts';
+import { hasScope, type Principal } from '../auth/keys.ts';
+import { bearerToken } from '../http/auth.ts';
+import type { SecretService } from '../secrets/service.ts';
+import { parseAwsCredentials, signAws, type AwsCredentials } from '../secrets/aws.ts';
+import type { ResolvedProvider, ResolvedRoute } from './config.ts';
+import type { Recorder } from './recorder.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { PolicyService } from './policy.ts';
+import { allows } from './policy.ts';
+import type { QuotaDecision, QuotaGate } from './quota.ts';
+import { buildUpstream, type UpstreamRequest } from './targets.ts';
+import { SseSplitter } from './sse.ts';
+import { asksForUsage, hideUsage } from './providers/openai/index.ts';
+import { AwsEventStreamSplitter, chunkToSse, usageFromHeaders } from './providers/bedrock/index.ts';
+import { newAcc, obj, type Operation, type StreamAcc, type Usage } from './usage.ts';
+import { estimateInput, estimateText } from './estimate.ts';
+
+export const EVENT_SOURCE = 'tollgate-gateway';
+
+export interface ProxyDeps {
+  providers: Map<string, ResolvedProvider>;
+  timeoutMs: number;
+  cacheTtlMs: number;
+  keys: KeyService;
+  secrets: SecretService;
+  recorder: Recorder;
+  metrics: GatewayMetrics;
+  policies: PolicyService;
+  quota: () => QuotaGate;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface CallSpec {
+  route: ResolvedRoute;
+  op: Operation;
+  /** Path under the API root passed to the upstream ("/chat/completions", "/v1/messages", "converse"). */
+  subpath: string;
+  /** Bedrock native routes: the model id from the path. */
+  pathModel?: string;
+  /** Bedrock native routes: streaming is chosen by the path. */
+  pathStream?: boolean;
+}
+
+const bodyShape = z.object({ model: z.string({ error: 'is required and must be a string' }).min(1, 'must not be empty').max(256), stream: z.boolean({ error: 'must be a boolean' }).optional() }).loose();
+const header = (req: FastifyRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+};
+const RETRYABLE = (status: number) => status === 429 || status >= 500;
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer']);
+
+function responseHeaders(h: Dispatcher.ResponseData['headers'], extra: Record<string, string>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+  return Object.assign(out, extra);
+}
+
+class Timeout extends Error {}
+
+export function createProxy(d: ProxyDeps) {
+  const pools = new Map<string, Pool>();
+  const pool = (origin: string) => {
+    let p = pools.get(origin);
+    if (!p) {
+      p = new Pool(origin, { connections: 256, keepAliveTimeout: 30_000 });
+      pools.set(origin, p);
+    }
+    return p;
+  };
+  const creds = new Map<string, { v: string | undefined; until: number }>();
+  d.secrets.onChange(() => creds.clear());
+  const secret = async (name: string): Promise<string | undefined> => {
+    const now = d.clock.now().getTime();
+    const hit = creds.get(name);
+    if (hit && hit.until > now) return hit.v;
+    const v = await d.secrets.get(name);
+    creds.set(name, { v, until: now + d.cacheTtlMs });
+    return v;
+  };
+  const apiKeyFor = async (p: ResolvedProvider): Promise<string | undefined> => (p.credential ? ((await secret(p.credential)) ?? p.api_key) : p.api_key);
+  const awsFor = async (p: ResolvedProvider): Promise<AwsCredentials> => {
+    const s = p.credential ? await secret(p.credential) : undefined;
+    if (s) return parseAwsCredentials(s);
+    if (p.access_key_id && p.secret_access_key) return { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key, ...(p.session_token ? { sessionToken: p.session_token } : {}) };
+    throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);
+  };
+
+  async function authenticate(req: FastifyRequest): Promise<{ principal: Principal; passthrough?: Record<string, string> }> {
+    const tgKey = header(req, 'x-tollgate-key');
+    const token = tgKey ?? bearerToken(req);
+    if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")');
+    const p = await d.keys.authenticate(token);
+    if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the Tollgate key is not valid or has been revoked');
+    if (!hasScope(p, 'gateway')) throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "gateway" scope (it has: ${p.scopes.join(', ')})`);
+    if (!tgKey) return { principal: p };
+    const passthrough: Record<string, string> = {};
+    for (const h of ['authorization', 'x-api-key', 'api-key']) {
+      const v = header(req, h);
+      if (v) passthrough[h] = v;
+    }
+    if (!Object.keys(passthrough).length) throw new ApiError('authentication_error', 'MISSING_PROVIDER_KEY', 'passthrough mode (x-tollgate-key) needs your provider key in Authorization or x-api-key');
+    return { principal: p, passthrough };
+  }
+
+  function attribution(req: FastifyRequest, p: Principal, route: ResolvedRoute) {
+    const hs = header(req, 'x-tollgate-subject');
+    const hp = header(req, 'x-tollgate-project');
+    const hf = header(req, 'x-tollgate-feature');
+    for (const [n, v] of [['x-tollgate-subject', hs], ['x-tollgate-project', hp], ['x-tollgate-feature', hf]] as const) {
+      if (v && v.length > 512) throw new ApiError('invalid_request', 'INVALID_HEADER', `${n} must be at most 512 characters`, n);
+    }
+    if (p.subject && hs && hs !== p.subject) throw new ApiError('permission_denied', 'SUBJECT_BOUND', `this key is bound to a subject; x-tollgate-subject cannot re-attribute its calls`, 'x-tollgate-subject');
+    if (p.project && hp && hp !== p.project) throw new ApiError('permission_denied', 'PROJECT_BOUND', `this key is bound to project "${p.project}"`, 'x-tollgate-project');
+    return { subject: p.subject ?? hs ?? null, team: p.team, project: p.project ?? hp ?? null, feature: hf ?? route.feature ?? null };
+  }
+
+  async function send(up: UpstreamRequest, provider: ResolvedProvider, timeoutMs: number, clientGone: AbortSignal) {
+    const ac = new AbortController();
+    const onGone = () => ac.abort();
+    clientGone.addEventListener('abort', onGone, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort(new Timeout());
+    }, timeoutMs);
+    try {
+      let headers = up.headers;
+      if (up.sigv4) {
+        const url = new URL(up.origin + up.path);
+        headers = await signAws({ service: 'bedrock', region: up.sigv4.region, credentials: await awsFor(provider), method: 'POST', url, headers, body: up.body });
+      }
+      const res = await pool(up.origin).request({ path: up.path, method: 'POST', headers, body: up.body, signal: ac.signal });
+      clearTimeout(timer);
+      return { ok: true as const, res, ac, cleanup: () => clientGone.removeEventListener('abort', onGone) };
+    } catch (e) {
+      clearTimeout(timer);
+      clientGone.removeEventListener('abort', onGone);
+      if (e instanceof ApiError) throw e;
+      return { ok: false as const, timedOut, message: timedOut ? `no response within ${timeoutMs} ms` : (e as Error).message };
+    }
+  }
+
+  async function handle(req: FastifyRequest, reply: FastifyReply, call: CallSpec): Promise<void> {
+    const t0 = performance.now();
+    const at = d.clock.now();
+    const { route, op } = call;
+    const { principal, passthrough } = await authenticate(req);
+    const who = attribution(req, principal, route);
+
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let parsed: unknown;
+    try {
+      parsed = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch (e) {
+      throw new ApiError('invalid_request', 'INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`, 'body');
+    }
+    let body: Record<string, any>;
+    let model: string;
+    let stream: boolean;
+    if (call.pathModel !== undefined) {
+      body = obj(parsed) ?? {};
+      model = call.pathModel;
+      stream = !!call.pathStream;
+    } else {
+      const r = bodyShape.safeParse(parsed);
+      if (!r.success) {
+        const i = r.error.issues[0]!;
+        const field = i.path.join('.') || 'body';
+        throw new ApiError('invalid_request', 'INVALID_FIELD', `${field === 'body' ? 'the body must be a JSON object' : `"${field}" ${i.message}`}`, field);
+      }
+      body = r.data;
+      model = r.data.model;
+      stream = r.data.stream === true;
+    }
+
+    const policy = await d.policies.get(principal.keyId);
+    if (policy && !allows(policy.allowed_routes, route.name)) throw new ApiError('permission_denied', 'ROUTE_NOT_ALLOWED', `this key may not use the "${route.name}" route`, 'route');
+    if (policy && !allows(policy.allowed_models, model)) throw new ApiError('permission_denied', 'MODEL_NOT_ALLOWED', `this key may not use model "${model}"`, 'model');
+
+    let decision: QuotaDecision = { allowed: true, level: 'ok' };
+    if (op !== 'count_tokens') {
+      decision = await d.quota().check({ ...who, api_key: principal.keyId, route: route.name, model });
+      if (!decision.allowed) {
+        throw new ApiError('quota_exceeded', 'TOKEN_EXHAUSTED', 'the token quota is used up', undefined, {
+          remaining_tokens: decision.remaining_tokens ?? 0,
+          recommended_action: decision.recommended_action ?? 'PURCHASE_TOKENS',
+        });
+      }
+    }
+    const quotaHeaders: Record<string, string> = {};
+    if (decision.level === 'warning' || decision.level === 'critical') {
+      quotaHeaders['x-tollgate-quota-level'] = decision.level;
+      if (decision.remaining_tokens !== undefined) quotaHeaders['x-tollgate-remaining-tokens'] = String(decision.remaining_tokens);
+    }
+
+    // OpenAI chat streams: ask for the usage chunk, and hide it if the client did not ask.
+    let hide = false;
+    let modified = false;
+    if (op === 'chat' && stream && !asksForUsage(body)) {
+      body = { ...body, stream_options: { ...(obj(body.stream_options) ?? {}), include_usage: true } };
+      modified = true;
+      hide = true;
+    }
+
+    const eventId = `gw_${randomUUID()}`;
+    const base = (provider: ResolvedProvider) => ({
+      specversion: '1.0',
+      source: EVENT_SOURCE,
+      type: 'llm.usage',
+      time: at.toISOString(),
+      ...(who.subject ? { subject: who.subject } : {}),
+      data: {
+        provider: provider.provider_name,
+        model,
+        ...(provider.type === 'bedrock' ? { region: provider.region ?? 'us-east-1' } : {}),
+        ...(who.team ? { team: who.team } : {}),
+        ...(who.project ? { project: who.project } : {}),
+        api_key: principal.keyId,
+        ...(who.feature ? { feature: who.feature } : {}),
+        route: route.name,
+        operation: op,
+        stream,
+      } as Record<string, unknown>,
+    });
+    const record = (provider: ResolvedProvider, id: string, fields: Record<string, unknown>, usage: Usage | undefined, status: number) => {
+      if (op === 'count_tokens') return;
+      const ev = base(provider);
+      const u = usage ?? { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 };
+      Object.assign(ev.data, u, fields, { status });
+      d.recorder.add({ ...ev, id });
+      d.metrics.request(route.name, provider.provider_name, String(ev.data.model), status);
+      d.metrics.tokens(provider.provider_name, String(ev.data.model), u);
+    };
+
+    const clientGone = new AbortController();
+    const res = reply.raw;
+    const onClose = () => {
+      if (!res.writableFinished) clientGone.abort();
+    };
+    res.on('close', onClose);
+
+    const targets = route.targets.map((t) => d.providers.get(t)!).filter((p) => op !== 'count_tokens' || p.type === 'anthropic');
+    if (!targets.length) throw new ApiError('invalid_request', 'UNSUPPORTED_OPERATION', `route "${route.name}" has no upstream that serves ${op}`);
+    let preOverhead = 0;
+    for (let i = 0; i < targets.length; i++) {
+      const provider = targets[i]!;
+      const last = i === targets.length - 1;
+      const up = buildUpstream({
+        provider, api: route.api, op, subpath: call.subpath, query: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
+        body, raw, modified, stream, model, clientHeaders: req.headers,
+        passthrough: provider.type === 'bedrock' ? undefined : passthrough,
+        apiKey: passthrough || provider.type === 'bedrock' ? undefined : await apiKeyFor(provider),
+      });
+      const tSend = performance.now();
+      preOverhead = tSend - t0;
+      const r = await send(up, provider, provider.timeout_ms ?? route.timeout_ms ?? d.timeoutMs, clientGone.signal);
+      const attemptId = last ? eventId : `${eventId}_a${i + 1}`;
+      if (!r.ok) {
+        const status = clientGone.signal.aborted ? 499 : r.timedOut ? 504 : 502;
+        record(provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: r.message }, undefined, status);
+        if (!last && status !== 499) continue;
+        res.off('close', onClose);
+        if (status === 499) return void reply.hijack();
+        throw new ApiError('upstream_error', r.timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} ${r.timedOut ? `did not answer within the timeout` : 'could not be reached'}`, undefined, undefined, r.timedOut ? 504 : 502);
+      }
+      const upRes = r.res;
+      if (!last && RETRYABLE(upRes.statusCode)) {
+        const text = await upRes.body.text().catch(() => '');
+        r.cleanup();
+        record(provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: text.slice(0, 500) }, undefined, upRes.statusCode);
+        continue;
+      }
+      reply.hijack();
+      try {
+        if (stream && upRes.statusCode < 300) {
+          await streamBack(upRes, res, up, provider, hide, quotaHeaders, clientGone.signal, t0, tSend, preOverhead, body, route.name, (fields, usage, status) =>
+            record(provider, eventId, { ...fields, attempt: i + 1 }, usage, status),
+          );
+        } else {
+          const buf = Buffer.from(await upRes.body.arrayBuffer());
+          const tUp = performance.now();
+          res.writeHead(upRes.statusCode, responseHeaders(upRes.headers, { ...quotaHeaders, 'content-length': String(buf.length) }));
+          res.end(buf);
+          d.metrics.overhead(route.name, (preOverhead + (performance.now() - tUp)) / 1000);
+          d.metrics.upstream(provider.provider_name, (tUp - tSend) / 1000);
+          let usage: Usage | undefined;
+          const fields: Record<string, unknown> = { latency_ms: Math.round(tUp - t0), attempt: i + 1 };
+          if (upRes.statusCode < 300) {
+            let j: unknown;
+            try {
+              j = JSON.parse(buf.toString('utf8'));
+            } catch {
+              /* not JSON */
+            }
+            const o = up.spec.usageFromResponse(up.op, j);
+            usage = o.usage ?? (provider.type === 'bedrock' ? usageFromHeaders(upRes.headers) : undefined);
+            if (o.model) fields.model = o.model;
+          } else fields.error = buf.toString('utf8').slice(0, 500);
+          if (fields.model && fields.model !== model) fields.requested_model = model;
+          record(provider, eventId, fields, usage, upRes.statusCode);
+        }
+      } finally {
+        r.cleanup();
+        res.off('close', onClose);
+      }
+      return;
+    }
+  }
+
+  async function streamBack(
+    upRes: Dispatcher.ResponseData,
+    res: ServerResponse,
+    up: UpstreamRequest,
+    provider: ResolvedProvider,
+    hide: boolean,
+    extra: Record<string, string>,
+    gone: AbortSignal,
+    t0: number,
+    tSend: number,
+    preOverhead: number,
+    reqBody: Record<string, any>,
+    routeName: string,
+    done: (fields: Record<string, unknown>, usage: Usage | undefined, status: number) => void,
+  ) {
+    const acc: StreamAcc = newAcc();
+    const sse = new SseSplitter();
+    const aws = up.format === 'aws-eventstream' ? new AwsEventStreamSplitter() : undefined;
+    const toSse = aws && up.spec.name === 'anthropic';
+    const headers = responseHeaders(upRes.headers, extra);
+    if (toSse) headers['content-type'] = 'text/event-stream; charset=utf-8';
+    const tHeaders = performance.now();
+    res.writeHead(upRes.statusCode, headers);
+    res.flushHeaders();
+    d.metrics.overhead(routeName, (preOverhead + (performance.now() - tHeaders)) / 1000);
+    let ttft: number | undefined;
+    let failure: string | undefined;
+    const write = async (chunk: string | Uint8Array) => {
+      if (!res.write(chunk)) await new Promise<void>((ok) => {
+        const f = () => {
+          res.off('drain', f);
+          res.off('close', f);
+          ok();
+        };
+        res.on('drain', f);
+        res.on('close', f);
+      });
+    };
+    try {
+      for await (const chunk of upRes.body as AsyncIterable<Buffer>) {
+        if (ttft === undefined) {
+          ttft = performance.now() - t0;
+          d.metrics.ttft(provider.provider_name, ttft / 1000);
+        }
+        if (aws) {
+          for (const ev of aws.push(chunk)) {
+            if (toSse) {
+              const s = chunkToSse(ev);
+              if (s) {
+                up.spec.usageFromStreamEvent(up.op, s, acc);
+                await write(`event: ${s.event}\ndata: ${s.data}\n\n`);
+              } else if (ev.messageType === 'exception') {
+                acc.error = ev.type;
+                await write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: ev.type } })}\n\n`);
+              }
+            } else up.spec.usageFromStreamEvent(up.op, { event: ev.type, data: ev.payload }, acc);
+          }
+          if (!toSse) await write(chunk);
+        } else if (hide) {
+          for (const ev of sse.push(chunk)) {
+            up.spec.usageFromStreamEvent(up.op, ev, acc);
+            const out = hideUsage(ev.raw);
+            if (out !== null) await write(out);
+          }
+        } else {
+          await write(chunk);
+          for (const ev of sse.push(chunk)) up.spec.usageFromStreamEvent(up.op, ev, acc);
+        }
+        if (gone.aborted) break;
+      }
+      if (!aws) for (const ev of sse.end()) {
+        up.spec.usageFromStreamEvent(up.op, ev, acc);
+        if (hide) {
+          const out = hideUsage(ev.raw);
+          if (out !== null) await write(out);
+        }
+      }
+    } catch (e) {
+      failure = gone.aborted ? 'client_disconnected' : `upstream stream failed: ${(e as Error).message}`;
+    }
+    if (gone.aborted) failure = 'client_disconnected';
+    const tEnd = performance.now();
+    d.metrics.upstream(provider.provider_name, (tEnd - tSend) / 1000);
+    if (failure && !gone.aborted) res.destroy();
+    else if (!gone.aborted) res.end();
+    let usage = acc.usage;
+    let estimated = false;
+    if (!acc.usageFinal) {
+      estimated = true;
+      const out = await estimateText(acc.text);
+      usage = usage
+        ? { ...usage, output_tokens: Math.max(usage.output_tokens, out) }
+        : { input_tokens: await estimateInput(reqBody), output_tokens: out, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 };
+    }
+    const status = gone.aborted ? 499 : failure || acc.error ? 502 : upRes.statusCode;
+    const fields: Record<string, unknown> = { latency_ms: Math.round(tEnd - t0), ...(ttft !== undefined ? { ttft_ms: Math.round(ttft) } : {}) };
+    if (estimated) fields.estimated = true;
+    if (failure || acc.error) fields.error = failure ?? `upstream error event: ${acc.error}`;
+    if (acc.model && acc.model !== (reqBody.model ?? acc.model)) {
+      fields.model = acc.model;
+      fields.requested_model = reqBody.model;
+    } else if (acc.model) fields.model = acc.model;
+    done(fields, usage, status);
+  }
+
+  return {
+    handle,
+    async close() {
+      await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
+      pools.clear();
+    },
+  };
+}
+export type Proxy = ReturnType<typeof createProxy>;

@@ -1,0 +1,82 @@
+import type { Logger } from '../shared/log.ts';
+
+/**
+ * Holds gateway events in memory and hands them to the ingest path in batches, so a response
+ * never waits on the database. Flushes every `intervalMs` or at `maxEvents`, and on close.
+ * A failed flush keeps the batch for the next try (up to `maxHeld` events; beyond that the
+ * oldest are dropped and counted).
+ */
+export interface Recorder {
+  add(event: Record<string, unknown>): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  readonly pending: number;
+}
+
+export interface RecorderOptions {
+  ingest: (batch: Record<string, unknown>[]) => Promise<unknown>;
+  intervalMs: number;
+  maxEvents: number;
+  maxHeld?: number;
+  logger?: Logger;
+  onDrop?: (n: number) => void;
+}
+
+export function createRecorder(o: RecorderOptions): Recorder {
+  let buf: Record<string, unknown>[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let inflight: Promise<void> = Promise.resolve();
+  let closed = false;
+  const maxHeld = o.maxHeld ?? 100_000;
+
+  const run = async () => {
+    while (buf.length) {
+      const batch = buf.splice(0, o.maxEvents);
+      try {
+        await o.ingest(batch);
+      } catch (err) {
+        o.logger?.warn({ err: (err as Error).message, events: batch.length }, 'gateway could not record events; will retry');
+        buf = batch.concat(buf);
+        if (buf.length > maxHeld) {
+          const drop = buf.length - maxHeld;
+          buf.splice(0, drop);
+          o.onDrop?.(drop);
+        }
+        if (!closed) schedule();
+        return;
+      }
+    }
+  };
+  const flush = (): Promise<void> => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    inflight = inflight.then(run);
+    return inflight;
+  };
+  const schedule = () => {
+    if (!timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, o.intervalMs);
+      timer.unref();
+    }
+  };
+  return {
+    add(event) {
+      buf.push(event);
+      if (buf.length >= o.maxEvents) void flush();
+      else schedule();
+    },
+    flush,
+    async close() {
+      closed = true;
+      await flush();
+    },
+    get pending() {
+      return buf.length;
+    },
+  };
+}

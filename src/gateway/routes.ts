@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { App } from '../http/server.ts';
+import { requireScope } from '../http/auth.ts';
+import type { KeyService } from '../auth/service.ts';
+import { ApiError, notFound } from '../shared/errors.ts';
+import type { ResolvedRoute } from './config.ts';
+import type { PolicyService } from './policy.ts';
+import type { Proxy } from './proxy.ts';
+
+const RESERVED = new Set(['v1', 'healthz', 'metrics', 'docs', 'openapi.json', 'webhooks']);
+
+/** The drop-in provider routes, in their own scope so bodies stay raw bytes (no re-serialising). */
+export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Map<string, ResolvedRoute>; bodyLimit: number }) {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+    for (const route of deps.routes.values()) {
+      if (RESERVED.has(route.name)) throw new Error(`gateway.routes.${route.name}: the name is reserved`);
+      const tags = ['gateway'];
+      const p = `/${route.name}`;
+      const post = (path: string, summary: string, call: Omit<Parameters<Proxy['handle']>[2], 'route'>) =>
+        scope.post(path, { schema: { tags, summary } }, (req, reply) => deps.proxy.handle(req, reply, { route, ...call }));
+      if (route.api === 'openai') {
+        post(`${p}/v1/chat/completions`, `Chat Completions via route "${route.name}" (OpenAI-compatible)`, { op: 'chat', subpath: '/chat/completions' });
+        post(`${p}/v1/responses`, `Responses API via route "${route.name}"`, { op: 'responses', subpath: '/responses' });
+        post(`${p}/v1/embeddings`, `Embeddings via route "${route.name}"`, { op: 'embeddings', subpath: '/embeddings' });
+      } else if (route.api === 'anthropic') {
+        post(`${p}/v1/messages`, `Anthropic Messages via route "${route.name}"`, { op: 'messages', subpath: '/v1/messages' });
+        post(`${p}/v1/messages/count_tokens`, `Anthropic token counting (passed through, not recorded)`, { op: 'count_tokens', subpath: '/v1/messages/count_tokens' });
+      } else {
+        for (const [op, sub, stream] of [
+          ['converse', 'converse', false],
+          ['converse', 'converse-stream', true],
+          ['invoke', 'invoke', false],
+          ['invoke', 'invoke-with-response-stream', true],
+        ] as const) {
+          scope.post<{ Params: { modelId: string } }>(
+            `${p}/model/:modelId/${sub}`,
+            { schema: { tags, summary: `Bedrock ${sub} via route "${route.name}" (SigV4-signed upstream)` } },
+            (req, reply) => deps.proxy.handle(req, reply, { route, op, subpath: sub, pathModel: req.params.modelId, pathStream: stream }),
+          );
+        }
+      }
+    }
+  });
+}
+
+const policyBody = z
+  .object({
+    allowed_models: z.array(z.string().min(1).max(256)).max(1000).nullable().default(null),
+    allowed_routes: z.array(z.string().min(1).max(64)).max(100).nullable().default(null),
+  })
+  .strict();
+const policyOut = z.object({ key_id: z.string(), allowed_models: z.array(z.string()).nullable(), allowed_routes: z.array(z.string()).nullable(), updated_at: z.string() });
+const idParam = z.object({ id: z.string().min(1).max(128) });
+
+/** Admin routes for per-key gateway policies (allowed models and routes). */
+export function registerPolicyRoutes(app: App, deps: { keys: KeyService; policies: PolicyService; routes: Map<string, ResolvedRoute> }) {
+  const admin = requireScope(deps.keys, 'admin');
+  const keyExists = async (id: string) => {
+    if (!(await deps.keys.list(true)).some((k) => k.id === id)) throw notFound(`key ${id}`);
+  };
+  app.put(
+    '/v1/gateway/keys/:id/policy',
+    { preHandler: admin, schema: { tags: ['gateway'], summary: 'Set which models and routes a gateway key may use (null = any)', params: idParam, body: policyBody, response: { 200: policyOut } } },
+    async (req) => {
+      await keyExists(req.params.id);
+      for (const r of req.body.allowed_routes ?? []) {
+        if (!deps.routes.has(r)) throw new ApiError('invalid_request', 'UNKNOWN_ROUTE', `allowed_routes: unknown route "${r}" (known: ${[...deps.routes.keys()].join(', ')})`, 'allowed_routes');
+      }
+      return deps.policies.put(req.params.id, req.body);
+    },
+  );
+  app.get(
+    '/v1/gateway/keys/:id/policy',
+    { preHandler: admin, schema: { tags: ['gateway'], summary: "A gateway key's policy", params: idParam, response: { 200: policyOut } } },
+    async (req) => {
+      const p = await deps.policies.get(req.params.id);
+      if (!p) throw notFound(`policy for key ${req.params.id}`);
+      return p;
+    },
+  );
+  app.delete(
+    '/v1/gateway/keys/:id/policy',
+    { preHandler: admin, schema: { tags: ['gateway'], summary: "Remove a gateway key's policy (any model, any route)", params: idParam, response: { 200: z.object({ key_id: z.string(), deleted: z.boolean() }) } } },
+    async (req) => {
+      if (!(await deps.policies.delete(req.params.id))) throw notFound(`policy for key ${req.params.id}`);
+      return { key_id: req.params.id, deleted: true };
+    },
+  );
+}

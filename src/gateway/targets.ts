@@ -1,0 +1,137 @@
+import type { ResolvedProvider } from './config.ts';
+import type { Operation, ProviderSpec } from './usage.ts';
+import { openai } from './providers/openai/index.ts';
+import { anthropic } from './providers/anthropic/index.ts';
+import { bedrock, bedrockPath } from './providers/bedrock/index.ts';
+
+/** The upstream request for one attempt: where to send what, and how to read what comes back. */
+export interface UpstreamRequest {
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | string;
+  spec: ProviderSpec;
+  /** Operation as the upstream sees it (usage parsing). */
+  op: Operation;
+  /** How the response body streams: SSE, AWS event stream (re-encoded as Anthropic SSE) or not at all. */
+  format: 'json' | 'sse' | 'aws-eventstream';
+  /** Sign with SigV4 before sending (bedrock). */
+  sigv4?: { region: string };
+}
+
+const DROP = new Set([
+  'host', 'connection', 'keep-alive', 'transfer-encoding', 'content-length', 'accept-encoding', 'authorization',
+  'x-api-key', 'api-key', 'te', 'upgrade', 'proxy-authorization', 'proxy-connection', 'expect', 'cookie',
+]);
+
+/** Client headers worth forwarding upstream (anthropic-version, anthropic-beta, openai-*, x-stainless-*, …). */
+export function forwardHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || DROP.has(k) || k.startsWith('x-tollgate-') || k.startsWith('x-forwarded-')) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  out['accept-encoding'] = 'identity'; // usage must be readable from the body
+  return out;
+}
+
+export interface BuildInput {
+  provider: ResolvedProvider;
+  api: 'openai' | 'anthropic' | 'bedrock';
+  op: Operation;
+  /** The path under the API's root, e.g. "/chat/completions" (openai) or "/v1/messages" (anthropic). */
+  subpath: string;
+  query: string;
+  body: Record<string, any>;
+  raw: Buffer;
+  /** The raw body must be re-serialised (stream_options added). */
+  modified: boolean;
+  stream: boolean;
+  model: string;
+  clientHeaders: Record<string, string | string[] | undefined>;
+  /** Passthrough: the client's own provider credential headers, forwarded as they are. */
+  passthrough?: Record<string, string>;
+  /** The upstream key (not for bedrock). */
+  apiKey?: string;
+}
+
+const serialise = (i: BuildInput, body?: Record<string, any>) => (body ? JSON.stringify(body) : i.modified ? JSON.stringify(i.body) : i.raw);
+
+export function buildUpstream(i: BuildInput): UpstreamRequest {
+  const p = i.provider;
+  const u = new URL(p.base_url);
+  const basePath = u.pathname.replace(/\/+$/, '');
+  const headers = forwardHeaders(i.clientHeaders);
+  const mapped = p.model_map?.[i.model];
+  if (p.type === 'openai' || p.type === 'azure') {
+    let body = mapped ? { ...i.body, model: mapped } : undefined;
+    let path = basePath + i.subpath;
+    let query = i.query;
+    if (p.type === 'azure' && p.api_version) {
+      const dep = p.deployments?.[i.model] ?? mapped ?? i.model;
+      path = `${basePath}/deployments/${encodeURIComponent(dep)}${i.subpath}`;
+      const q = new URLSearchParams(query);
+      q.set('api-version', p.api_version);
+      query = q.toString();
+    }
+    if (i.passthrough) Object.assign(headers, i.passthrough);
+    else if (i.apiKey) {
+      if (p.type === 'azure') headers['api-key'] = i.apiKey;
+      else headers.authorization = `Bearer ${i.apiKey}`;
+    }
+    return {
+      origin: u.origin,
+      path: path + (query ? `?${query}` : ''),
+      headers,
+      body: serialise(i, body),
+      spec: openai,
+      op: i.op,
+      format: i.stream ? 'sse' : 'json',
+    };
+  }
+  if (p.type === 'anthropic') {
+    if (i.passthrough) Object.assign(headers, i.passthrough);
+    else if (i.apiKey) headers['x-api-key'] = i.apiKey;
+    headers['anthropic-version'] ??= '2023-06-01';
+    return {
+      origin: u.origin,
+      path: basePath + i.subpath + (i.query ? `?${i.query}` : ''),
+      headers,
+      body: serialise(i, mapped ? { ...i.body, model: mapped } : undefined),
+      spec: anthropic,
+      op: i.op,
+      format: i.stream ? 'sse' : 'json',
+    };
+  }
+  // Bedrock: signed by the caller; only content headers are forwarded (they are signed too).
+  const region = p.region ?? /bedrock-runtime\.([a-z0-9-]+)\./.exec(u.hostname)?.[1] ?? 'us-east-1';
+  const h: Record<string, string> = { 'content-type': 'application/json', accept: i.stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
+  if (i.api === 'anthropic') {
+    // Anthropic Messages body → Bedrock InvokeModel (same body, model in the path, version in the body).
+    const { model: _m, stream: _s, ...rest } = i.body;
+    const beta = i.clientHeaders['anthropic-beta'];
+    const body: Record<string, any> = { anthropic_version: 'bedrock-2023-05-31', ...rest };
+    if (beta) body.anthropic_beta = String(beta).split(',').map((s) => s.trim());
+    return {
+      origin: u.origin,
+      path: basePath + bedrockPath(mapped ?? i.model, i.stream ? 'invoke-with-response-stream' : 'invoke'),
+      headers: h,
+      body: JSON.stringify(body),
+      spec: anthropic,
+      op: 'messages',
+      format: i.stream ? 'aws-eventstream' : 'json',
+      sigv4: { region },
+    };
+  }
+  // Native Bedrock routes: the client's body as is, to the operation it named.
+  return {
+    origin: u.origin,
+    path: basePath + bedrockPath(mapped ?? i.model, i.subpath as 'converse'),
+    headers: h,
+    body: i.raw,
+    spec: i.op === 'invoke' && /anthropic\./.test(i.model) ? anthropic : bedrock,
+    op: i.op,
+    format: i.stream ? 'aws-eventstream' : 'json',
+    sigv4: { region },
+  };
+}

@@ -1,0 +1,171 @@
+import { Cron } from 'croner';
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+
+/**
+ * A small scheduler: croner does the cron math, `job_runs` (UNIQUE job + window_start) records each
+ * scheduled window, and `db.tryLock(hash(job))` keeps two processes from running one job at once.
+ * So each window runs exactly once across processes: whoever holds the lock inserts the window's
+ * row; the other finds the lock busy (or the row there) and skips.
+ *
+ * Only the latest due window is run: a process that was down for three nights runs the job once,
+ * for the latest window (jobs here compute their own cut-offs from the window, so nothing is lost).
+ * A failed window is retried on a later tick once `retryAfterMs` has passed.
+ * Time comes from the Clock; tests call `runDue(now)` directly instead of waiting.
+ */
+
+export interface JobContext {
+  job: string;
+  /** The scheduled instant this run is for. */
+  windowStart: Date;
+  now: Date;
+}
+
+export type JobFn = (ctx: JobContext) => Promise<unknown>;
+
+export interface JobRun {
+  job: string;
+  window_start: string;
+  status: 'ok' | 'failed' | 'skipped';
+  error?: string;
+  result?: unknown;
+}
+
+export interface Scheduler {
+  schedule(name: string, cron: string, tz: string, fn: JobFn): void;
+  /** Runs every job whose latest scheduled window at `now` has not run yet. */
+  runDue(now?: Date): Promise<JobRun[]>;
+  /** Runs one job for one window now (CLI, tests); honours the same once-per-window rule. */
+  runWindow(name: string, windowStart: Date, now?: Date): Promise<JobRun>;
+  /** The latest scheduled instant ≤ now for a job. */
+  latestWindow(name: string, now: Date): Date | null;
+  jobs(): string[];
+  /** Ticks every `tickMs` (default 30 s). */
+  start(tickMs?: number): void;
+  close(): Promise<void>;
+}
+
+interface Job {
+  name: string;
+  cron: Cron;
+  fn: JobFn;
+}
+
+/** 32-bit FNV-1a of the job name, in the advisory-lock namespace of jobs. */
+export function jobLockKey(name: string): number {
+  let h = 0x811c9dc5;
+  for (const ch of Buffer.from('tollgate-job:' + name)) {
+    h ^= ch;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+export function latestScheduled(cron: Cron, now: Date): Date | null {
+  for (const lookback of [3_600_000, 86_400_000, 40 * 86_400_000, 400 * 86_400_000]) {
+    let t = cron.nextRun(new Date(now.getTime() - lookback));
+    if (!t || t.getTime() > now.getTime()) continue;
+    for (;;) {
+      const n = cron.nextRun(t);
+      if (!n || n.getTime() > now.getTime()) return t;
+      t = n;
+    }
+  }
+  return null;
+}
+
+const STALE_MS = 6 * 3_600_000;
+
+export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { retryAfterMs?: number } = {}): Scheduler {
+  const jobs = new Map<string, Job>();
+  const busy = new Set<string>();
+  const retryAfterMs = opts.retryAfterMs ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<unknown> | undefined;
+
+  async function runWindow(name: string, windowStart: Date, now = clock.now()): Promise<JobRun> {
+    const job = jobs.get(name);
+    if (!job) throw new Error(`no job named ${name}`);
+    const ws = windowStart.toISOString();
+    if (busy.has(name)) return { job: name, window_start: ws, status: 'skipped' };
+    busy.add(name);
+    try {
+      const r = await db.tryLock(jobLockKey(name), async (conn) => {
+        const claimed = await conn.query<{ id: string }>(
+          `INSERT INTO job_runs (job, window_start, status, started_at) VALUES ($1, $2, 'running', $3)
+           ON CONFLICT (job, window_start) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL, error = NULL
+             WHERE (job_runs.status = 'running' AND job_runs.started_at <= $5) OR (job_runs.status = 'failed' AND job_runs.finished_at <= $4)
+           RETURNING id`,
+          // On PostgreSQL we hold the lock, so a 'running' row is a run whose process died: take it over.
+          // PGlite's lock is only this process's, so there a 'running' row is taken over once it is stale.
+          [name, ws, now.toISOString(), new Date(now.getTime() - retryAfterMs).toISOString(), new Date(now.getTime() - (db.kind === 'postgres' ? 0 : STALE_MS)).toISOString()],
+        );
+        if (!claimed.rows.length) return { job: name, window_start: ws, status: 'skipped' } as JobRun;
+        const id = claimed.rows[0]!.id;
+        try {
+          const result = await job.fn({ job: name, windowStart, now });
+          await conn.query(`UPDATE job_runs SET status = 'ok', finished_at = $2, result = $3::jsonb WHERE id = $1`, [id, clock.now().toISOString(), JSON.stringify(result ?? null)]);
+          return { job: name, window_start: ws, status: 'ok', result } as JobRun;
+        } catch (e) {
+          const msg = (e as Error).message ?? String(e);
+          logger.error({ err: e, job: name, window: ws }, `job ${name} failed`);
+          await conn.query(`UPDATE job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, [id, clock.now().toISOString(), msg]);
+          return { job: name, window_start: ws, status: 'failed', error: msg } as JobRun;
+        }
+      });
+      return r.ran ? r.value : { job: name, window_start: ws, status: 'skipped' };
+    } finally {
+      busy.delete(name);
+    }
+  }
+
+  const s: Scheduler = {
+    schedule(name, cron, tz, fn) {
+      if (jobs.has(name)) throw new Error(`job ${name} is already scheduled`);
+      let c: Cron;
+      try {
+        c = new Cron(cron, { timezone: tz, paused: true });
+      } catch (e) {
+        throw new Error(`job ${name}: bad schedule "${cron}" (${tz}): ${(e as Error).message}`);
+      }
+      jobs.set(name, { name, cron: c, fn });
+    },
+    latestWindow(name, now) {
+      const j = jobs.get(name);
+      return j ? latestScheduled(j.cron, now) : null;
+    },
+    async runDue(now = clock.now()) {
+      const out: JobRun[] = [];
+      for (const j of jobs.values()) {
+        const w = latestScheduled(j.cron, now);
+        if (!w) continue;
+        const r = await runWindow(j.name, w, now);
+        if (r.status !== 'skipped') out.push(r);
+      }
+      return out;
+    },
+    runWindow,
+    jobs: () => [...jobs.keys()],
+    start(tickMs = 30_000) {
+      if (timer) return;
+      const tick = () => {
+        if (ticking) return;
+        ticking = s
+          .runDue()
+          .catch((err) => logger.error({ err }, 'scheduler tick failed'))
+          .finally(() => (ticking = undefined));
+      };
+      timer = setInterval(tick, tickMs);
+      timer.unref();
+      tick();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      for (const j of jobs.values()) j.cron.stop();
+      await ticking;
+    },
+  };
+  return s;
+}

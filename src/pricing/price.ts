@@ -1,0 +1,336 @@
+import { Money } from '../shared/money.ts';
+import { TOKEN_CLASSES, type PriceSpec, type RateSpec, type TokenClass, type Usage } from './types.ts';
+
+/**
+ * The pure cost core: compile a PriceSpec once, then price usage with it.
+ *
+ * Exact and fast: a per-million rate with at most 9 decimals is held as the integer
+ * rate × 10^9, so tokens × rate is a count of 10^-15 USD ("femto-dollars") — an integer, computed
+ * in a double while it stays below 2^53 and in BigInt above. A rate that does not fit (more than 9
+ * decimals, or absurdly large) makes the version use Decimal arithmetic instead. Both paths give
+ * the same, exact decimal strings; the Decimal one is also the oracle in the property tests.
+ */
+
+const SCALE = 9; // decimals kept in a per-million rate on the integer path
+const UNIT_DECIMALS = 15; // tokens × (rate × 10^9) counts units of 10^-(6+9) USD
+const ONE_MILLION = new Money(1_000_000);
+
+export type Cls = TokenClass | 'per_request';
+const ALL: Cls[] = [...TOKEN_CLASSES, 'per_request'];
+
+export interface CompiledRates {
+  /** Per-million rates as given (decimal strings), null when not priced. per_request is USD per request. */
+  s: Record<Cls, string | null>;
+  /** Integer rates in 10^-15 USD per token (per request for per_request); null when not priced or not exact. */
+  n: Record<Cls, number | null>;
+  /** Decimal rates in USD per token (per request for per_request). */
+  d: Record<Cls, Money | null>;
+  /** Per class of QTY_CLASSES: the class whose rate applies after fallbacks, or null. */
+  eff: Array<Cls | null>;
+  /** Shared, frozen "prices used" objects per set of classes present (bit mask). */
+  pricesByMask: Map<number, Readonly<Record<string, string>>>;
+}
+
+/** The order quantities are computed and reported in. */
+const QTY_CLASSES: Cls[] = ['input', 'cache_read', 'cache_write', 'cache_write_1h', 'input_audio', 'output', 'reasoning', 'output_audio'];
+
+export interface CompiledPrice {
+  base: CompiledRates;
+  /** Ascending by `above`; the last one whose `above` the prompt exceeds applies to the whole request. */
+  tiers: Array<{ above: number; rates: CompiledRates }>;
+  /** True when every rate fits the integer path. */
+  exact: boolean;
+  batch_discount: string | null;
+}
+
+export interface PriceResult {
+  /** Sum of the breakdown (list price, before any discount), decimal string. */
+  cost: string;
+  breakdown: Record<string, string>;
+  /** Per-million rates actually used, per class present. */
+  prices: Readonly<Record<string, string>>;
+  tier_above: number | null;
+}
+
+const DEC_RE = /^\d+(\.\d+)?$/;
+
+export function normaliseDecimal(v: unknown, what: string): string {
+  const s = typeof v === 'number' ? new Money(String(v)).toFixed() : typeof v === 'string' ? v.trim() : undefined;
+  if (s === undefined || !/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(s)) throw new Error(`${what} must be a non-negative decimal (got ${JSON.stringify(v)})`);
+  return new Money(s).toFixed();
+}
+
+function scaled(s: string, extra: number): number | null {
+  // s × 10^(SCALE+extra) as a safe integer, or null if it has more decimals than that or is too big.
+  if (!DEC_RE.test(s)) return null;
+  const [i, f = ''] = s.split('.');
+  const digits = SCALE + extra;
+  const frac = f.replace(/0+$/, '');
+  if (frac.length > digits) return null;
+  const n = Number(i! + frac.padEnd(digits, '0'));
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function compileRates(spec: RateSpec): CompiledRates {
+  const s = {} as CompiledRates['s'];
+  const n = {} as CompiledRates['n'];
+  const d = {} as CompiledRates['d'];
+  for (const c of ALL) {
+    const v = spec[c];
+    if (v === undefined || v === null) {
+      s[c] = n[c] = d[c] = null;
+      continue;
+    }
+    const str = normaliseDecimal(v, c);
+    s[c] = str;
+    // per_request is USD per request: scale by 10^15 directly; token rates are per million (10^9 × 10^6 = 10^15 per token).
+    n[c] = c === 'per_request' ? scaled(str, 6) : scaled(str, 0);
+    d[c] = c === 'per_request' ? new Money(str) : new Money(str).div(ONE_MILLION);
+  }
+  const r: CompiledRates = { s, n, d, eff: [], pricesByMask: new Map() };
+  r.eff = QTY_CLASSES.map((c) => rateClass(r, c));
+  return r;
+}
+
+/** Compiles a PriceSpec; throws (naming the field) on a bad value. An empty spec is a free model. */
+export function compilePrice(spec: PriceSpec): CompiledPrice {
+  const free = ALL.every((c) => spec[c] === undefined) && !spec.tiers?.length;
+  const base = compileRates(free ? { input: '0', output: '0' } : spec);
+  const tiers = (spec.tiers ?? [])
+    .map((t) => {
+      if (!Number.isSafeInteger(t.above) || t.above < 0) throw new Error(`tiers.above must be a non-negative integer (got ${JSON.stringify(t.above)})`);
+      const merged: RateSpec = {};
+      for (const c of ALL) {
+        const v = t[c] ?? spec[c];
+        if (v !== undefined) merged[c] = v;
+      }
+      return { above: t.above, rates: compileRates(merged) };
+    })
+    .sort((a, b) => a.above - b.above);
+  const exact = [base, ...tiers.map((t) => t.rates)].every((r) => ALL.every((c) => r.s[c] === null || r.n[c] !== null));
+  return { base, tiers, exact, batch_discount: spec.batch_discount === undefined ? null : normaliseDecimal(spec.batch_discount, 'batch_discount') };
+}
+
+/**
+ * Formats an integer count of 10^-15 USD as a plain decimal string. The number is cut into parts
+ * below 2^31 (integer part, 7 + 8 fraction digits) because V8 turns small integers into strings far
+ * faster than doubles; % and the division of an exact multiple are exact below 2^53.
+ */
+export function unitsToString(u: number | bigint): string {
+  if (typeof u === 'bigint') return bigUnitsToString(u);
+  if (u === 0) return '0';
+  // Floor division with a correction step instead of floating-point % (a slow libc call).
+  let int = Math.floor(u / 1e15);
+  let frac = u - int * 1e15;
+  if (frac < 0) {
+    int -= 1;
+    frac += 1e15;
+  } else if (frac >= 1e15) {
+    int += 1;
+    frac -= 1e15;
+  }
+  if (frac === 0) return String(int);
+  const point = int === 0 ? '0.' : String(int) + '.';
+  let hi = Math.floor(frac / 1e8);
+  let lo = frac - hi * 1e8;
+  if (lo < 0) {
+    hi -= 1;
+    lo += 1e8;
+  } else if (lo >= 1e8) {
+    hi += 1;
+    lo -= 1e8;
+  }
+  // Both below 2^31 now: trim trailing zeros with integer arithmetic.
+  let h = hi | 0;
+  let l = lo | 0;
+  if (l === 0) {
+    let d = 7;
+    while (h % 10 === 0) {
+      h = (h / 10) | 0;
+      d--;
+    }
+    const hs = String(h);
+    return point + ZP[d - hs.length] + hs;
+  }
+  let d = 8;
+  while (l % 10 === 0) {
+    l = (l / 10) | 0;
+    d--;
+  }
+  const ls = String(l);
+  if (h === 0) return point + '0000000' + ZP[d - ls.length] + ls;
+  const hs = String(h);
+  return point + ZP[7 - hs.length] + hs + ZP[d - ls.length] + ls;
+}
+/** Runs of zeros by length, so padding allocates nothing. */
+const ZP = Array.from({ length: 16 }, (_, i) => '0'.repeat(i));
+
+function bigUnitsToString(u: bigint): string {
+  let s = u.toString();
+  if (s === '0') return '0';
+  if (s.length <= UNIT_DECIMALS) s = '0'.repeat(UNIT_DECIMALS + 1 - s.length) + s;
+  const int = s.slice(0, s.length - UNIT_DECIMALS);
+  const frac = s.slice(s.length - UNIT_DECIMALS).replace(/0+$/, '');
+  return frac ? `${int}.${frac}` : int;
+}
+
+const nz = (v: number | undefined): number => (typeof v === 'number' && v > 0 ? v : 0);
+
+/**
+ * A breakdown with one fixed shape (an object literal: cheap to create, fast to fill); classes
+ * without tokens stay undefined, so JSON shows only the ones present.
+ */
+type BreakdownShape = Record<'input' | 'cache_read' | 'cache_write' | 'cache_write_1h' | 'input_audio' | 'output' | 'reasoning' | 'output_audio' | 'request', string | undefined>;
+const newBreakdown = (): BreakdownShape => ({
+  input: undefined,
+  cache_read: undefined,
+  cache_write: undefined,
+  cache_write_1h: undefined,
+  input_audio: undefined,
+  output: undefined,
+  reasoning: undefined,
+  output_audio: undefined,
+  request: undefined,
+});
+
+function setClass(b: BreakdownShape, i: number, v: string) {
+  switch (i) {
+    case 0: b.input = v; break;
+    case 1: b.cache_read = v; break;
+    case 2: b.cache_write = v; break;
+    case 3: b.cache_write_1h = v; break;
+    case 4: b.input_audio = v; break;
+    case 5: b.output = v; break;
+    case 6: b.reasoning = v; break;
+    case 7: b.output_audio = v; break;
+  }
+}
+
+/** Scratch space for the quantities of one call (pricing is synchronous, so one buffer serves all). */
+const QTY = new Float64Array(QTY_CLASSES.length);
+
+/**
+ * Which rate each class is billed at: cache read/write fall back to the input rate, the 1-hour
+ * write to the 5-minute one, and reasoning / audio stay inside output / input unless the price
+ * names a rate of their own (that is when the provider bills them differently).
+ * Fills QTY and returns the rates of the tier in force.
+ */
+let curRates: CompiledRates;
+let curTier: number | null = null;
+function fillQuantities(p: CompiledPrice, u: Usage): void {
+  const input = nz(u.input_tokens);
+  const output = nz(u.output_tokens);
+  const cr = nz(u.cache_read_tokens);
+  const cw = nz(u.cache_write_tokens);
+  const prompt = input + cr + cw;
+  let rates = p.base;
+  let tier_above: number | null = null;
+  for (let i = 0; i < p.tiers.length; i++) {
+    const t = p.tiers[i]!;
+    if (prompt > t.above) {
+      rates = t.rates;
+      tier_above = t.above;
+    }
+  }
+  const s = rates.s;
+  const ia = s.input_audio !== null ? Math.min(nz(u.input_audio_tokens), input) : 0;
+  const cw1h = Math.min(nz(u.cache_write_1h_tokens), cw);
+  const reasoning = s.reasoning !== null ? Math.min(nz(u.reasoning_tokens), output) : 0;
+  const oa = s.output_audio !== null ? Math.min(nz(u.output_audio_tokens), output - reasoning) : 0;
+  QTY[0] = input - ia;
+  QTY[1] = cr;
+  QTY[2] = cw - cw1h;
+  QTY[3] = cw1h;
+  QTY[4] = ia;
+  QTY[5] = output - reasoning - oa;
+  QTY[6] = reasoning;
+  QTY[7] = oa;
+  curRates = rates;
+  curTier = tier_above;
+}
+
+/** The class whose rate a class is billed at when it has none of its own. */
+const FALLBACK: Partial<Record<Cls, Cls>> = { cache_read: 'input', cache_write: 'input', cache_write_1h: 'cache_write' };
+
+function rateClass(r: { s: Record<Cls, string | null> }, c: Cls): Cls | null {
+  let k: Cls | undefined = c;
+  while (k && r.s[k] === null) k = FALLBACK[k];
+  return k ?? null;
+}
+
+function pricesFor(rates: CompiledRates, mask: number): Readonly<Record<string, string>> {
+  let p = rates.pricesByMask.get(mask);
+  if (!p) {
+    const o: Record<string, string> = {};
+    for (let i = 0; i < QTY_CLASSES.length; i++) if (mask & (1 << i)) o[QTY_CLASSES[i]!] = rates.s[rates.eff[i]!]!;
+    if (mask & (1 << QTY_CLASSES.length)) o.per_request = rates.s.per_request!;
+    rates.pricesByMask.set(mask, (p = Object.freeze(o)));
+  }
+  return p;
+}
+
+/**
+ * Prices one usage with one compiled price. Returns null when a class with tokens has no rate
+ * (the model is then unpriced: never silently free).
+ */
+export function priceUsage(p: CompiledPrice, u: Usage, requests = 1): PriceResult | null {
+  fillQuantities(p, u);
+  const rates = curRates;
+  const tier_above = curTier;
+  if (!p.exact) return priceDecimal(rates, tier_above, requests);
+  const breakdown = newBreakdown();
+  const n = rates.n;
+  let total = 0;
+  let big: bigint | null = null;
+  let mask = 0;
+  for (let i = 0; i < QTY.length; i++) {
+    const q = QTY[i]!;
+    if (q <= 0) continue;
+    const k = rates.eff[i];
+    if (k === null || k === undefined) return null;
+    const r = n[k]!;
+    let v: number | bigint = q * r;
+    if (!Number.isSafeInteger(v)) v = BigInt(q) * BigInt(r);
+    setClass(breakdown, i, unitsToString(v));
+    mask |= 1 << i;
+    if (big === null && typeof v === 'number' && Number.isSafeInteger(total + v)) total += v;
+    else big = (big ?? BigInt(total)) + BigInt(v);
+  }
+  if (n.per_request !== null && requests > 0) {
+    const v = n.per_request * requests;
+    breakdown.request = unitsToString(v);
+    mask |= 1 << QTY_CLASSES.length;
+    if (big === null && Number.isSafeInteger(total + v)) total += v;
+    else big = (big ?? BigInt(total)) + BigInt(v);
+  }
+  return { cost: unitsToString(big ?? total), breakdown: breakdown as Record<string, string>, prices: pricesFor(rates, mask), tier_above };
+}
+
+function priceDecimal(rates: CompiledRates, tier_above: number | null, requests: number): PriceResult | null {
+  const breakdown = newBreakdown();
+  let total = new Money(0);
+  let mask = 0;
+  for (let i = 0; i < QTY.length; i++) {
+    const q = QTY[i]!;
+    if (q <= 0) continue;
+    const k = rates.eff[i];
+    if (k === null || k === undefined) return null;
+    const v = rates.d[k]!.times(q);
+    setClass(breakdown, i, v.toFixed());
+    mask |= 1 << i;
+    total = total.plus(v);
+  }
+  if (rates.d.per_request !== null && requests > 0) {
+    const v = rates.d.per_request.times(requests);
+    breakdown.request = v.toFixed();
+    mask |= 1 << QTY_CLASSES.length;
+    total = total.plus(v);
+  }
+  return { cost: total.toFixed(), breakdown: breakdown as Record<string, string>, prices: pricesFor(rates, mask), tier_above };
+}
+
+/** Reference implementation, always in Decimal: the oracle for the fast path in tests. */
+export function priceUsageDecimal(p: CompiledPrice, u: Usage, requests = 1): PriceResult | null {
+  fillQuantities(p, u);
+  return priceDecimal(curRates, curTier, requests);
+}

@@ -1,0 +1,238 @@
+import type { Queryable } from '../shared/db/index.ts';
+import { ApiError, badRequest } from '../shared/errors.ts';
+import { Money } from '../shared/money.ts';
+import { QUARTER_HOUR, TooManyWindowsError, formatInZone, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
+import type { StoredEvent, CostChange } from '../events/types.ts';
+import { COUNT_MEASURES, chooseCube, decompose, type Dim } from './cubes.ts';
+import { rollupStore, type RollupRow, type RollupStore } from './store.ts';
+
+export const MAX_WINDOWS = 10_000;
+
+export interface Binding {
+  subject?: string | null;
+  team?: string | null;
+  project?: string | null;
+}
+
+export interface UsageParams {
+  from: Date;
+  to: Date;
+  tz: string;
+  window: WindowUnit;
+  groupBy: Dim[];
+  filters: Partial<Record<Dim, string[]>>;
+}
+
+export interface Measures {
+  requests: number;
+  unpriced_requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  /** Decimal string, USD. */
+  cost: string;
+}
+
+export type UsageRow = { window_start: string; window_end: string } & Partial<Record<Dim, string | null>> & Measures;
+
+export type TopMeasure = 'cost' | 'tokens' | 'requests';
+
+export interface RollupService {
+  store: RollupStore;
+  usage(p: UsageParams, bind?: Binding): Promise<{ rows: UsageRow[]; totals: Measures }>;
+  /** The same rows as usage(), window chunk by window chunk (export streams these). */
+  usageChunks(p: UsageParams, bind?: Binding): AsyncGenerator<UsageRow[]>;
+  top(p: Omit<UsageParams, 'window' | 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number }, bind?: Binding): Promise<Array<Record<string, unknown> & Measures & { rank: number }>>;
+  topSeries(
+    p: Omit<UsageParams, 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number },
+    bind?: Binding,
+  ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<Record<string, unknown> & { totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
+  /** Sums of several independent ranges at once (summary cards), optionally grouped. */
+  ranges(ranges: Window[], groupBy: Dim[], bind?: Binding): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
+  hooks: {
+    afterInsert: (tx: Queryable, rows: StoredEvent[]) => Promise<void>;
+    afterCostChange: (tx: Queryable, changes: CostChange[]) => Promise<void>;
+  };
+}
+
+export function zeroMeasures(): Measures {
+  return { requests: 0, unpriced_requests: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, cost: '0' };
+}
+
+export function addMeasures(a: Measures, b: Measures): Measures {
+  const out = { ...a };
+  for (const m of COUNT_MEASURES) out[m] += b[m];
+  out.cost = new Money(a.cost).plus(b.cost).toFixed();
+  return out;
+}
+
+function measuresOf(r: RollupRow): Measures {
+  return {
+    requests: r.requests,
+    unpriced_requests: r.unpriced_requests,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cache_read_tokens: r.cache_read_tokens,
+    cache_write_tokens: r.cache_write_tokens,
+    reasoning_tokens: r.reasoning_tokens,
+    cost: new Money(r.cost).toFixed(),
+  };
+}
+
+const isEmpty = (m: Measures) => COUNT_MEASURES.every((k) => m[k] === 0) && new Money(m.cost).isZero();
+
+/** A key bound to a team/project/subject reads only that slice: its binding becomes a filter. */
+export function boundFilters(filters: Partial<Record<Dim, string[]>>, bind: Binding | undefined): Partial<Record<Dim, string[]>> {
+  const out = { ...filters };
+  for (const d of ['subject', 'team', 'project'] as const) {
+    const b = bind?.[d];
+    if (!b) continue;
+    const asked = out[d];
+    if (asked && asked.some((v) => v !== b)) {
+      throw new ApiError('permission_denied', 'BOUND_KEY', `this key reads only ${d} "${b}"`, `filter[${d}]`);
+    }
+    out[d] = [b];
+  }
+  return out;
+}
+
+export function checkRange(from: Date, to: Date): void {
+  if (from.getTime() % QUARTER_HOUR !== 0) throw badRequest('INVALID_FIELD', 'from must fall on a 15-minute boundary (the rollups\' base grain), e.g. 2026-03-02T00:00:00+05:30', 'from');
+  if (to.getTime() % QUARTER_HOUR !== 0) throw badRequest('INVALID_FIELD', 'to must fall on a 15-minute boundary (the rollups\' base grain)', 'to');
+  if (!(from.getTime() < to.getTime())) throw badRequest('INVALID_FIELD', 'from must be before to', 'from');
+}
+
+export function reportWindows(tz: string, unit: WindowUnit, from: Date, to: Date): Window[] {
+  let ws: Window[];
+  try {
+    ws = windowsOf(tz, unit, from, to, MAX_WINDOWS);
+  } catch (e) {
+    if (e instanceof TooManyWindowsError) throw badRequest('TOO_MANY_WINDOWS', `${e.message}; narrow from/to or use a coarser window`, 'window');
+    throw e;
+  }
+  for (const w of ws) {
+    if (w.start.getTime() % QUARTER_HOUR !== 0) {
+      throw badRequest('INVALID_FIELD', `zone ${tz} has a window boundary off the 15-minute grid at ${w.start.toISOString()} (a historical local-mean-time offset); use a later range`, 'tz');
+    }
+  }
+  return ws;
+}
+
+export function rollupService(db: Queryable): RollupService {
+  const store = rollupStore(db);
+
+  async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, top?: { measure: TopMeasure; limit: number }) {
+    const cube = chooseCube([...groupBy, ...(Object.keys(filters) as Dim[]).filter((d) => filters[d]?.length)]);
+    const pieces = windows.flatMap((w, i) => decompose(w.start.getTime(), w.end.getTime(), cube.grains).map((p) => ({ ...p, w: i })));
+    if (!pieces.length) return [];
+    return store.query({ cube, pieces, groupBy, filters, top });
+  }
+
+  function toRow(labels: Array<[string, string]>, r: RollupRow, groupBy: Dim[]): UsageRow {
+    const [ws, we] = labels[r.w]!;
+    const row: Record<string, unknown> = { window_start: ws, window_end: we };
+    for (const d of groupBy) row[d] = r.dims[d] ?? null;
+    return Object.assign(row, measuresOf(r)) as unknown as UsageRow;
+  }
+
+  const svc: RollupService = {
+    store,
+    async usage(p, bind) {
+      const rows: UsageRow[] = [];
+      const totals = zeroMeasures();
+      let cost = new Money(0);
+      for await (const chunk of svc.usageChunks(p, bind)) {
+        for (const r of chunk) {
+          rows.push(r);
+          for (const m of COUNT_MEASURES) totals[m] += r[m];
+          cost = cost.plus(r.cost);
+        }
+      }
+      totals.cost = cost.toFixed();
+      return { rows, totals };
+    },
+
+    async *usageChunks(p, bind) {
+      checkRange(p.from, p.to);
+      const filters = boundFilters(p.filters, bind);
+      const windows = reportWindows(p.tz, p.window, p.from, p.to);
+      const CHUNK = p.groupBy.length ? 96 : 2000;
+      for (let i = 0; i < windows.length; i += CHUNK) {
+        const part = windows.slice(i, i + CHUNK);
+        const rows = await run(part, p.groupBy, filters);
+        // Format each window's bounds once (Intl is slow), not once per row.
+        const labels = part.map((w): [string, string] => [formatInZone(p.tz, w.start), formatInZone(p.tz, w.end)]);
+        yield rows.map((r) => toRow(labels, r, p.groupBy)).filter((r) => !isEmpty(r));
+      }
+    },
+
+    async top(p, bind) {
+      checkRange(p.from, p.to);
+      const filters = boundFilters(p.filters, bind);
+      const rows = await run([{ start: p.from, end: p.to }], [p.by], filters, { measure: p.measure, limit: p.limit });
+      return rows.map((r, i) => ({ rank: i + 1, [p.by]: r.dims[p.by] ?? null, ...measuresOf(r) }));
+    },
+
+    async topSeries(p, bind) {
+      checkRange(p.from, p.to);
+      const filters = boundFilters(p.filters, bind);
+      const windows = reportWindows(p.tz, p.window, p.from, p.to);
+      const top = await run([{ start: p.from, end: p.to }], [p.by], filters, { measure: p.measure, limit: p.limit });
+      const wins = windows.map((w) => ({ window_start: formatInZone(p.tz, w.start), window_end: formatInZone(p.tz, w.end) }));
+      if (!top.length) return { windows: wins, series: [] };
+      // Series for exactly the top values (NULL is a value too: events without that dimension).
+      const values = top.map((t) => t.dims[p.by] ?? null);
+      const nonNull = values.filter((v): v is string => v !== null);
+      const rows = await run(windows, [p.by], nonNull.length === values.length ? { ...filters, [p.by]: nonNull } : filters);
+      const byValue = new Map<string | null, Map<number, Measures>>();
+      for (const r of rows) {
+        const v = r.dims[p.by] ?? null;
+        if (!values.includes(v)) continue;
+        let m = byValue.get(v);
+        if (!m) byValue.set(v, (m = new Map()));
+        m.set(r.w, measuresOf(r));
+      }
+      return {
+        windows: wins,
+        series: top.map((t, rank) => {
+          const v = t.dims[p.by] ?? null;
+          const pts = byValue.get(v) ?? new Map();
+          return {
+            rank: rank + 1,
+            [p.by]: v,
+            totals: measuresOf(t),
+            points: wins.map((w, i) => ({ ...w, ...(pts.get(i) ?? zeroMeasures()) })),
+          };
+        }),
+      };
+    },
+
+    async ranges(ranges, groupBy, bind) {
+      const filters = boundFilters({}, bind);
+      const rows = await run(ranges, groupBy, filters);
+      return rows.map((r) => ({ w: r.w, dims: r.dims, ...measuresOf(r) }));
+    },
+
+    hooks: {
+      async afterInsert(tx, rows) {
+        const llm = rows.filter((r) => r.type === 'llm.usage');
+        if (llm.length) await store.apply(tx, llm.map((r) => ({ facts: r, sign: 1 as const })));
+      },
+      async afterCostChange(tx, changes) {
+        const events: Array<{ facts: StoredEvent; sign: 1 | -1 }> = [];
+        for (const c of changes) {
+          if (c.before.type === 'llm.usage') events.push({ facts: c.before, sign: -1 });
+          if (c.after.type === 'llm.usage') events.push({ facts: c.after, sign: 1 });
+        }
+        if (events.length) await store.apply(tx, events);
+      },
+    },
+  };
+  return svc;
+}
+
+
+/** The usage dimensions (re-exported for other domains, e.g. meters' group_by validation). */
+export { DIMS } from './cubes.ts';

@@ -1,0 +1,167 @@
+import type { Queryable } from '../shared/db/index.ts';
+import { CUBES, COUNT_MEASURES, MEASURES, aggregate, floorGrain, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
+
+const BUCKET_SQL: Record<Grain, (col: string) => string> = {
+  1: (c) => `date_bin('15 minutes', ${c}, timestamptz '2000-01-01 00:00:00+00')`,
+  2: (c) => `date_trunc('hour', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+  3: (c) => `date_trunc('day', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+  4: (c) => `date_trunc('month', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+};
+
+function upsertSql(cube: Cube): string {
+  const cols = ['grain', 'bucket', ...cube.dims, ...MEASURES];
+  const types = ['smallint', 'timestamptz', ...cube.dims.map(() => 'text'), ...COUNT_MEASURES.map(() => 'bigint'), 'numeric'];
+  return `INSERT INTO ${cube.table} AS r (${cols.join(', ')})
+SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+ON CONFLICT (grain, bucket, ${cube.dims.join(', ')}) DO UPDATE SET
+${MEASURES.map((m) => `  ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}`;
+}
+const UPSERT = new Map(CUBES.map((c) => [c.name, upsertSql(c)]));
+
+async function applyDeltas(tx: Queryable, cube: Cube, deltas: Delta[]): Promise<void> {
+  if (!deltas.length) return;
+  const params: unknown[] = [deltas.map((d) => d.grain), deltas.map((d) => new Date(d.bucket).toISOString())];
+  cube.dims.forEach((_, i) => params.push(deltas.map((d) => d.dims[i])));
+  for (const m of COUNT_MEASURES) params.push(deltas.map((d) => String(d.counts[m])));
+  params.push(deltas.map((d) => d.cost.toFixed()));
+  await tx.query(UPSERT.get(cube.name)!, params);
+}
+
+export interface RollupStore {
+  /** Adds (sign 1) or removes (sign −1) events' contributions to every cube, in tx. */
+  apply(tx: Queryable, events: Array<{ facts: UsageFacts; sign: 1 | -1 }>): Promise<void>;
+  /**
+   * Recomputes every cube from the raw events over whole UTC months covering [from, to). Only
+   * correct while the raw events of those months are all still stored (retention deletes raw
+   * events, never rollups): use it to backfill, not as routine maintenance.
+   */
+  rebuild(tx: Queryable, from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
+  query(q: RollupQuery): Promise<RollupRow[]>;
+}
+
+export interface RollupQuery {
+  cube: Cube;
+  /** Pieces tagged with the window index they belong to. */
+  pieces: Array<Piece & { w: number }>;
+  groupBy: Dim[];
+  filters: Partial<Record<Dim, string[]>>;
+  /** ORDER BY a measure desc and LIMIT (top queries); else ordered by window then dims. */
+  top?: { measure: 'cost' | 'tokens' | 'requests'; limit: number };
+}
+
+export interface RollupRow {
+  w: number;
+  dims: Record<string, string | null>;
+  requests: number;
+  unpriced_requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
+  cost: string;
+}
+
+const TOP_EXPR = {
+  cost: 'sum(r.cost)',
+  requests: 'sum(r.requests)',
+  tokens: 'sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)',
+};
+
+export function rollupStore(db: Queryable): RollupStore {
+  return {
+    async apply(tx, events) {
+      if (!events.length) return;
+      for (const cube of CUBES) await applyDeltas(tx, cube, aggregate(cube, events));
+    },
+
+    async rebuild(tx, from, to, opts = {}) {
+      const start = floorGrain(from.getTime(), 4);
+      let end = floorGrain(to.getTime(), 4);
+      if (end < to.getTime()) end = nextGrain(end, 4);
+      const s = new Date(start).toISOString();
+      const e = new Date(end).toISOString();
+      for (const cube of CUBES) {
+        await tx.query(`DELETE FROM ${cube.table} WHERE bucket >= $1 AND bucket < $2`, [s, e]);
+        // bulk: drop the key index while loading and build it once at the end (backfills of big
+        // histories; the table is locked for the transaction anyway).
+        if (opts.bulk) await tx.query(`DROP INDEX ${cube.table}_key`);
+        const dims = cube.dims.join(', ');
+        // Finest grain from the raw events, each coarser grain from the one below it.
+        let prev: Grain | undefined;
+        for (const g of cube.grains) {
+          const sums = MEASURES.map((m) => `sum(${m})`).join(', ');
+          if (prev === undefined) {
+            await tx.query(
+              `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+               SELECT ${g}, ${BUCKET_SQL[g]('time')} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+                 coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+                 coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
+               FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
+               GROUP BY b, ${dims}`,
+              [s, e],
+            );
+          } else {
+            await tx.query(
+              `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+               SELECT ${g}, ${BUCKET_SQL[g]('bucket')} AS b, ${dims}, ${sums}
+               FROM ${cube.table} WHERE grain = ${prev} AND bucket >= $1 AND bucket < $2
+               GROUP BY b, ${dims}`,
+              [s, e],
+            );
+          }
+          prev = g;
+        }
+        if (opts.bulk) await tx.query(`CREATE UNIQUE INDEX ${cube.table}_key ON ${cube.table} (grain, bucket, ${dims}) NULLS NOT DISTINCT`);
+      }
+      return { from: new Date(start), to: new Date(end) };
+    },
+
+    async query(q) {
+      const { cube, pieces, groupBy } = q;
+      const params: unknown[] = [pieces.map((p) => p.w), pieces.map((p) => p.grain), pieces.map((p) => new Date(p.start).toISOString()), pieces.map((p) => new Date(p.end).toISOString())];
+      const where: string[] = [];
+      for (const [dim, values] of Object.entries(q.filters) as Array<[Dim, string[]]>) {
+        if (!values?.length) continue;
+        params.push(values);
+        where.push(`r.${dim} = ANY($${params.length}::text[])`);
+      }
+      const dimCols = groupBy.map((d) => `r.${d}`);
+      const group = ['p.w', ...dimCols];
+      let tail = `ORDER BY ${group.join(', ')}`;
+      if (q.top) {
+        params.push(q.top.limit);
+        tail = `ORDER BY ${TOP_EXPR[q.top.measure]} DESC, ${dimCols.length ? dimCols.map((c) => `${c} NULLS LAST`).join(', ') : 'p.w'} LIMIT $${params.length}`;
+      }
+      const sql = `SELECT p.w AS w${groupBy.map((d) => `, r.${d} AS ${d}`).join('')},
+  ${COUNT_MEASURES.map((m) => `sum(r.${m})::text AS ${m}`).join(', ')}, sum(r.cost)::text AS cost
+FROM unnest($1::int[], $2::smallint[], $3::timestamptz[], $4::timestamptz[]) AS p(w, grain, s, e)
+CROSS JOIN LATERAL (
+  SELECT * FROM ${cube.table} r WHERE r.grain = p.grain AND r.bucket >= p.s AND r.bucket < p.e${where.length ? ' AND ' + where.join(' AND ') : ''}
+  OFFSET 0 -- a fence: keeps this a parameterised index range scan per piece instead of a hash join over the table
+) r
+GROUP BY ${group.join(', ')}
+${tail}`;
+      const r = await db.query<Record<string, unknown>>(sql, params);
+      return r.rows.map((row) => ({
+        w: Number(row.w),
+        dims: Object.fromEntries(groupBy.map((d) => [d, (row[d] as string | null) ?? null])),
+        requests: Number(row.requests),
+        unpriced_requests: Number(row.unpriced_requests),
+        input_tokens: Number(row.input_tokens),
+        output_tokens: Number(row.output_tokens),
+        cache_read_tokens: Number(row.cache_read_tokens),
+        cache_write_tokens: Number(row.cache_write_tokens),
+        reasoning_tokens: Number(row.reasoning_tokens),
+        cost: String(row.cost),
+      }));
+    },
+  };
+}
+
+/** Settings the rollups domain keeps (export anonymisation key). */
+export async function getOrCreateSetting(db: Queryable, key: string, make: () => string): Promise<string> {
+  await db.query('INSERT INTO rollup_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, make()]);
+  const r = await db.query<{ value: string }>('SELECT value FROM rollup_settings WHERE key = $1', [key]);
+  return r.rows[0]!.value;
+}

@@ -1,0 +1,228 @@
+/**
+ * Zone and window math on IANA zones with Intl only (no tz library). Instants are JS Dates (UTC);
+ * "wall" times are the local calendar fields in a zone. Every function is pure.
+ *
+ * Rules:
+ * - A wall time that does not exist (spring-forward gap) resolves forward, like Temporal's
+ *   "compatible" disambiguation; a wall time that exists twice (fall-back) resolves to the earlier
+ *   instant. So the start of a local day is always the first instant of that local date.
+ * - Weeks are ISO weeks (Monday start).
+ */
+
+export type WindowUnit = 'hour' | 'day' | 'week' | 'month' | 'none';
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const QUARTER_HOUR = 15 * MINUTE;
+
+export function isValidZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      era: 'short',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+export interface Wall {
+  year: number;
+  month: number; // 1-12
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** The local calendar fields of an instant in a zone (whole seconds). */
+export function wallOf(tz: string, t: Date | number): Wall {
+  const ms = typeof t === 'number' ? t : t.getTime();
+  if (tz === 'UTC' || tz === 'Etc/UTC') {
+    const d = new Date(Math.floor(ms / 1000) * 1000);
+    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+  }
+  const parts = formatter(tz).formatToParts(new Date(ms));
+  const w: Wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+  let bc = false;
+  for (const p of parts) {
+    switch (p.type) {
+      case 'year':
+        w.year = Number(p.value);
+        break;
+      case 'month':
+        w.month = Number(p.value);
+        break;
+      case 'day':
+        w.day = Number(p.value);
+        break;
+      case 'hour':
+        w.hour = Number(p.value);
+        break;
+      case 'minute':
+        w.minute = Number(p.value);
+        break;
+      case 'second':
+        w.second = Number(p.value);
+        break;
+      case 'era':
+        bc = p.value.startsWith('B');
+        break;
+    }
+  }
+  if (bc) w.year = 1 - w.year;
+  return w;
+}
+
+function wallAsUtc(w: Wall): number {
+  const d = new Date(0);
+  d.setUTCFullYear(w.year, w.month - 1, w.day);
+  d.setUTCHours(w.hour, w.minute, w.second, 0);
+  return d.getTime();
+}
+
+/** The zone's offset from UTC at an instant, in milliseconds (east positive), to whole seconds. */
+export function offsetMs(tz: string, t: Date | number): number {
+  const ms = typeof t === 'number' ? t : t.getTime();
+  const floored = Math.floor(ms / 1000) * 1000;
+  return wallAsUtc(wallOf(tz, floored)) - floored;
+}
+
+/** The instant of a wall time in a zone (gap → forward, overlap → earlier). */
+export function wallToInstant(tz: string, w: Wall): Date {
+  const asUtc = wallAsUtc(w);
+  const before = offsetMs(tz, asUtc - DAY);
+  const after = offsetMs(tz, asUtc + DAY);
+  const candidates: number[] = [];
+  for (const o of new Set([before, after])) {
+    const t = asUtc - o;
+    if (offsetMs(tz, t) === o) candidates.push(t);
+  }
+  if (candidates.length) return new Date(Math.min(...candidates));
+  // In a gap: shift forward by the size of the gap (the offset in force before it).
+  return new Date(asUtc - before);
+}
+
+function addDays(w: Wall, n: number): Wall {
+  const d = new Date(wallAsUtc({ ...w, hour: 0, minute: 0, second: 0 }) + n * DAY);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: 0, minute: 0, second: 0 };
+}
+
+/** 1 = Monday … 7 = Sunday. */
+function isoWeekday(w: Wall): number {
+  const d = new Date(wallAsUtc({ ...w, hour: 0, minute: 0, second: 0 })).getUTCDay();
+  return d === 0 ? 7 : d;
+}
+
+/** Start of the local calendar unit (day/week/month) holding instant t. */
+export function startOf(tz: string, unit: 'day' | 'week' | 'month', t: Date | number): Date {
+  const w = wallOf(tz, t);
+  let date: Wall = { ...w, hour: 0, minute: 0, second: 0 };
+  if (unit === 'week') date = addDays(date, 1 - isoWeekday(date));
+  if (unit === 'month') date = { ...date, day: 1 };
+  return wallToInstant(tz, date);
+}
+
+/** Start of the next local day/week/month after the one holding t. */
+export function startOfNext(tz: string, unit: 'day' | 'week' | 'month', t: Date | number): Date {
+  const start = wallOf(tz, startOf(tz, unit, t));
+  let next: Wall;
+  if (unit === 'day') next = addDays(start, 1);
+  else if (unit === 'week') next = addDays(start, 7);
+  else next = start.month === 12 ? { ...start, year: start.year + 1, month: 1, day: 1 } : { ...start, month: start.month + 1, day: 1 };
+  return wallToInstant(tz, { ...next, hour: 0, minute: 0, second: 0 });
+}
+
+/** Local hour start holding t: the latest instant ≤ t whose local minute and second are 0. */
+export function startOfHour(tz: string, t: Date | number): Date {
+  const ms = typeof t === 'number' ? t : t.getTime();
+  const w = wallOf(tz, ms);
+  return new Date(Math.floor(ms / 1000) * 1000 - (w.minute * MINUTE + w.second * 1000));
+}
+
+/** Next local hour start strictly after t (offset changes are whole quarter hours or more). */
+export function startOfNextHour(tz: string, t: Date | number): Date {
+  const start = startOfHour(tz, t).getTime();
+  // Candidates: +1h in absolute time, unless the offset changed within it (a 30-minute DST step).
+  let c = start + HOUR;
+  const back = startOfHour(tz, c - 1).getTime();
+  if (back > start) c = back;
+  return new Date(c);
+}
+
+export function windowStart(tz: string, unit: Exclude<WindowUnit, 'none'>, t: Date | number): Date {
+  return unit === 'hour' ? startOfHour(tz, t) : startOf(tz, unit, t);
+}
+
+export function nextWindowStart(tz: string, unit: Exclude<WindowUnit, 'none'>, t: Date | number): Date {
+  return unit === 'hour' ? startOfNextHour(tz, t) : startOfNext(tz, unit, t);
+}
+
+export interface Window {
+  start: Date;
+  end: Date;
+}
+
+export class TooManyWindowsError extends Error {}
+
+/**
+ * The report windows covering [from, to) in a zone, clipped to the range: the first starts at
+ * `from`, the last ends at `to`, every boundary in between is a local unit start.
+ */
+export function windowsOf(tz: string, unit: WindowUnit, from: Date, to: Date, max = 10_000): Window[] {
+  if (!(from.getTime() < to.getTime())) return [];
+  if (unit === 'none') return [{ start: from, end: to }];
+  const out: Window[] = [];
+  let start = from.getTime();
+  while (start < to.getTime()) {
+    const next = nextWindowStart(tz, unit, start).getTime();
+    const end = Math.min(next, to.getTime());
+    out.push({ start: new Date(start), end: new Date(end) });
+    if (out.length > max) throw new TooManyWindowsError(`the range holds more than ${max} ${unit} windows`);
+    start = end;
+  }
+  return out;
+}
+
+const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
+
+/** RFC 3339 with the zone's offset at that instant, e.g. 2026-03-02T00:00:00+05:30 (Z for UTC). */
+export function formatInZone(tz: string, t: Date | number): string {
+  const ms = typeof t === 'number' ? t : t.getTime();
+  const w = wallOf(tz, ms);
+  const off = offsetMs(tz, ms);
+  const frac = ms % 1000 === 0 ? '' : '.' + pad(((ms % 1000) + 1000) % 1000, 3);
+  const sign = off < 0 ? '-' : '+';
+  const offMin = Math.abs(off) / MINUTE;
+  const offStr = off === 0 && tz.toUpperCase() === 'UTC' ? 'Z' : `${sign}${pad(Math.floor(offMin / 60))}:${pad(Math.floor(offMin % 60))}`;
+  const year = w.year >= 0 && w.year <= 9999 ? pad(w.year, 4) : String(w.year);
+  return `${year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}${frac}${offStr}`;
+}
+
+export const floorTo = (t: number, step: number) => Math.floor(t / step) * step;
+export const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
+
+/** Length in days of the local month holding t. */
+export function daysInMonth(tz: string, t: Date | number): number {
+  const w = wallOf(tz, t);
+  return new Date(Date.UTC(w.year, w.month, 0)).getUTCDate();
+}
