@@ -80,7 +80,8 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   await wirePricing({ server, db, hooks, keys, eventStore: store, metrics, clock, logger, config: config.pricing });
 
   // rollups + usage queries + export + summary (src/rollups, src/analysis/summary)
-  const rollups = wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store });
+  const closers: Array<() => void> = [];
+  const rollups = wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store, onClose: (fn) => closers.push(fn) });
 
   // meters, media sessions, resource snapshots (src/meters) + scheduler and retention (src/jobs)
   const meters = await wireMeters({ server, db, hooks, keys, clock, logger, tz: config.tz, config: config.meters, rollups });
@@ -107,6 +108,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
     meters,
     jobs,
     async close() {
+      for (const fn of closers) fn();
       await jobs.close();
       clearInterval(flush);
       await server.close();

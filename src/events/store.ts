@@ -29,15 +29,16 @@ const COLUMNS: Array<[keyof EventRow, string]> = [
   ['estimated', 'boolean'],
 ];
 
-// The batch travels as one JSON parameter and is unpacked by json_to_recordset: one round trip,
-// one plan, parsed in C. Times travel as epoch milliseconds because PostgreSQL's timestamptz text
-// input costs several microseconds a row, more than everything else together.
-const RECORD_COLUMNS = COLUMNS.map(([c, t]) => (c === 'time' ? 'time_ms bigint' : `${c} ${t}`)).join(', ');
+// The batch travels as one JSON parameter, parsed once as jsonb and unpacked with ->>: one round
+// trip, one plan, any batch size. (json_to_recordset was 4x slower per row.) Times travel as epoch
+// milliseconds.
+const extract = (c: string, t: string) =>
+  c === 'time' ? `TIMESTAMPTZ 'epoch' + (e->>'time_ms')::bigint * INTERVAL '1 millisecond'` : t === 'jsonb' ? `e->'${c}'` : t === 'text' ? `e->>'${c}'` : `(e->>'${c}')::${t}`;
 const INSERT_SQL = `
 INSERT INTO events (${COLUMNS.map(([c]) => c).join(', ')}, received_at)
-SELECT ${COLUMNS.map(([c]) => (c === 'time' ? `TIMESTAMPTZ 'epoch' + time_ms * INTERVAL '1 millisecond'` : c)).join(', ')}, $2::timestamptz
-FROM json_to_recordset($1::json) AS i(${RECORD_COLUMNS})
-WHERE NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.source = i.source AND t.id = i.id)
+SELECT ${COLUMNS.map(([c, t]) => extract(c, t)).join(', ')}, $2::timestamptz
+FROM jsonb_array_elements($1::jsonb) e
+WHERE NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.source = e->>'source' AND t.id = e->>'id')
 ON CONFLICT (source, id) DO NOTHING
 RETURNING seq, source, id`;
 
@@ -52,6 +53,8 @@ function toRecord(row: EventRow): Record<string, unknown> {
 }
 
 export interface EventStore {
+  /** The stored rows with these seqs (rows deleted since are simply absent). */
+  bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
   /** Inserts rows whose (source, id) is new; returns the inserted ones with their seq. */
   insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date): Promise<StoredEvent[]>;
   insertRejected(tx: Queryable, rows: Array<{ source: string | null; event_id: string | null; index: number; error: string; body: unknown }>, receivedAt: Date): Promise<void>;
@@ -136,6 +139,14 @@ export interface RejectedRow {
 
 export function eventStore(db: Queryable): EventStore {
   return {
+    async bySeqs(tx, seqs) {
+      if (!seqs.length) return [];
+      const r = await tx.query<StoredEvent>(
+        `SELECT seq::text AS seq, ${COLUMNS.map(([c]) => c).join(', ')} FROM events WHERE seq = ANY($1::bigint[])`,
+        [seqs],
+      );
+      return r.rows;
+    },
     async insertNew(tx, rows, receivedAt) {
       if (!rows.length) return [];
       const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, [JSON.stringify(rows.map(toRecord)), receivedAt.toISOString()]);

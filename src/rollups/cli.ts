@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { configOrExit, fail, withDb } from '../cli/common.ts';
 import { parseRfc3339 } from '../events/validate.ts';
-import { rollupStore } from './store.ts';
+import { rollupService } from './service.ts';
+import { eventStore } from '../events/store.ts';
 
 /** `tollgate rollups rebuild --from --to`: recompute rollups from raw events (backfill). */
 export function rollupsCommand(program: Command) {
@@ -21,7 +22,7 @@ export function rollupsCommand(program: Command) {
       if (!to) fail('--to must be an RFC 3339 timestamp such as 2026-02-01T00:00:00Z', 2);
       if (!(from < to)) fail('--from must be before --to', 2);
       await withDb(configOrExit(), async (db) => {
-        const r = await db.transaction((tx) => rollupStore(tx).rebuild(tx, from, to));
+        const r = await rollupService(db, eventStore(db)).rebuild(from, to);
         process.stdout.write(`rebuilt rollups for ${r.from.toISOString()} .. ${r.to.toISOString()}\n`);
       });
     });

@@ -3,6 +3,8 @@ import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, TooManyWindowsError, formatInZone, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
 import type { StoredEvent, CostChange } from '../events/types.ts';
+import type { EventStore } from '../events/store.ts';
+import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, chooseCube, decompose, type Dim } from './cubes.ts';
 import { rollupStore, type RollupRow, type RollupStore } from './store.ts';
 
@@ -51,6 +53,10 @@ export interface RollupService {
   ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<Record<string, unknown> & { totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
   /** Sums of several independent ranges at once (summary cards), optionally grouped. */
   ranges(ranges: Window[], groupBy: Dim[], bind?: Binding): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
+  /** Folds every pending ingest batch into the cubes (queries call it first; a timer calls it too). */
+  drain(): Promise<number>;
+  /** Recomputes the cubes over whole UTC months covering [from, to) from raw events (backfill). */
+  rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
   hooks: {
     afterInsert: (tx: Queryable, rows: StoredEvent[]) => Promise<void>;
     afterCostChange: (tx: Queryable, changes: CostChange[]) => Promise<void>;
@@ -120,13 +126,45 @@ export function reportWindows(tz: string, unit: WindowUnit, from: Date, to: Date
   return ws;
 }
 
-export function rollupService(db: Queryable): RollupService {
+/** Serialises drains, reprice deltas and rebuilds across processes (transaction-scoped). */
+const ROLLUP_LOCK = 7_401_003;
+/** Pending batches folded per drain transaction. */
+const DRAIN_BATCHES = 100;
+
+export function rollupService(db: Db, events: EventStore): RollupService {
   const store = rollupStore(db);
+
+  async function claimPending(tx: Queryable, limit: number | null): Promise<string[]> {
+    const r = await tx.query<{ seqs: Array<string | number> }>(
+      limit === null
+        ? 'DELETE FROM rollup_pending RETURNING seqs'
+        : 'DELETE FROM rollup_pending WHERE id IN (SELECT id FROM rollup_pending ORDER BY id LIMIT $1) RETURNING seqs',
+      limit === null ? [] : [limit],
+    );
+    return r.rows.flatMap((x) => x.seqs.map(String));
+  }
+
+  async function drain(): Promise<number> {
+    let folded = 0;
+    for (;;) {
+      const any = await db.query('SELECT 1 FROM rollup_pending LIMIT 1');
+      if (!any.rows.length) return folded;
+      folded += await db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+        const seqs = await claimPending(tx, DRAIN_BATCHES);
+        const rows = await events.bySeqs(tx, seqs);
+        await store.apply(tx, rows.map((r) => ({ facts: r, sign: 1 as const })));
+        return rows.length;
+      });
+    }
+  }
 
   async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, top?: { measure: TopMeasure; limit: number }) {
     const cube = chooseCube([...groupBy, ...(Object.keys(filters) as Dim[]).filter((d) => filters[d]?.length)]);
     const pieces = windows.flatMap((w, i) => decompose(w.start.getTime(), w.end.getTime(), cube.grains).map((p) => ({ ...p, w: i })));
     if (!pieces.length) return [];
+    // Everything acknowledged before this query is folded in first: answers equal the raw events.
+    await drain();
     return store.query({ cube, pieces, groupBy, filters, top });
   }
 
@@ -215,18 +253,43 @@ export function rollupService(db: Queryable): RollupService {
       return rows.map((r) => ({ w: r.w, dims: r.dims, ...measuresOf(r) }));
     },
 
+    drain,
+
+    async rebuild(from, to, opts) {
+      return db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+        // Pending events inside the range are counted by the rebuild itself; fold the others.
+        const pending = await events.bySeqs(tx, await claimPending(tx, null));
+        const range = await store.rebuild(tx, from, to, opts);
+        const outside = pending.filter((e) => {
+          const t = new Date(e.time).getTime();
+          return t < range.from.getTime() || t >= range.to.getTime();
+        });
+        await store.apply(tx, outside.filter((e) => e.type === 'llm.usage').map((e) => ({ facts: e, sign: 1 as const })));
+        return range;
+      });
+    },
+
     hooks: {
       async afterInsert(tx, rows) {
-        const llm = rows.filter((r) => r.type === 'llm.usage');
-        if (llm.length) await store.apply(tx, llm.map((r) => ({ facts: r, sign: 1 as const })));
+        const seqs = rows.filter((r) => r.type === 'llm.usage').map((r) => r.seq);
+        if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs]);
       },
       async afterCostChange(tx, changes) {
-        const events: Array<{ facts: StoredEvent; sign: 1 | -1 }> = [];
+        // Under the lock no drain runs: an event still pending will be folded with its new cost
+        // later, so only events already in the cubes take the difference now.
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+        const seqs = changes.map((c) => c.after.seq);
+        const stillPending = new Set(
+          (await tx.query<{ s: string }>('SELECT s::text AS s FROM rollup_pending, unnest(seqs) AS s WHERE s = ANY($1::bigint[])', [seqs])).rows.map((r) => r.s),
+        );
+        const deltas: Array<{ facts: StoredEvent; sign: 1 | -1 }> = [];
         for (const c of changes) {
-          if (c.before.type === 'llm.usage') events.push({ facts: c.before, sign: -1 });
-          if (c.after.type === 'llm.usage') events.push({ facts: c.after, sign: 1 });
+          if (stillPending.has(String(c.after.seq))) continue;
+          if (c.before.type === 'llm.usage') deltas.push({ facts: c.before, sign: -1 });
+          if (c.after.type === 'llm.usage') deltas.push({ facts: c.after, sign: 1 });
         }
-        if (events.length) await store.apply(tx, events);
+        if (deltas.length) await store.apply(tx, deltas);
       },
     },
   };

@@ -10,8 +10,12 @@ import { registerExportRoutes } from './export.ts';
 import { registerSummaryRoutes } from '../analysis/routes.ts';
 
 /** The rollups domain's one wiring call from src/app.ts. */
-export function wireRollups(d: { server: App; db: Db; hooks: IngestHooks; keys: KeyService; clock: Clock; tz: string; events: EventStore }): RollupService {
-  const rollups = rollupService(d.db);
+export function wireRollups(d: { server: App; db: Db; hooks: IngestHooks; keys: KeyService; clock: Clock; tz: string; events: EventStore; onClose?: (fn: () => void) => void }): RollupService {
+  const rollups = rollupService(d.db, d.events);
+  // Fold pending batches in the background too, so queries rarely find much left to do.
+  const timer = setInterval(() => void rollups.drain().catch(() => {}), 1000);
+  timer.unref();
+  d.onClose?.(() => clearInterval(timer));
   d.hooks.afterInsert.push(rollups.hooks.afterInsert);
   d.hooks.afterCostChange.push(rollups.hooks.afterCostChange);
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });

@@ -89,7 +89,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function reset() {
-  await app.db.exec(`TRUNCATE events, event_tombstones, rollup_llm_model, rollup_llm_subject, rollup_llm_org, rollup_llm_all`);
+  await app.db.exec(`TRUNCATE events, event_tombstones, rollup_pending, rollup_llm_model, rollup_llm_subject, rollup_llm_org, rollup_llm_all`);
 }
 
 /** Reprices some events the way the pricing domain does: change cost columns, call afterCostChange in the same tx. */
