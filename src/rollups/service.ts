@@ -152,9 +152,8 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       folded += await db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
         const seqs = await claimPending(tx, DRAIN_BATCHES);
-        const rows = await events.bySeqs(tx, seqs);
-        await store.apply(tx, rows.map((r) => ({ facts: r, sign: 1 as const })));
-        return rows.length;
+        await store.fold(tx, seqs);
+        return seqs.length;
       });
     }
   }

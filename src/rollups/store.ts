@@ -28,6 +28,11 @@ async function applyDeltas(tx: Queryable, cube: Cube, deltas: Delta[]): Promise<
 }
 
 export interface RollupStore {
+  /**
+   * Adds the stored llm.usage events with these seqs to every cube, aggregating in SQL (the drain:
+   * callers serialise it with the rollup lock, so no two writers race on cube rows).
+   */
+  fold(tx: Queryable, seqs: string[]): Promise<void>;
   /** Adds (sign 1) or removes (sign −1) events' contributions to every cube, in tx. */
   apply(tx: Queryable, events: Array<{ facts: UsageFacts; sign: 1 | -1 }>): Promise<void>;
   /**
@@ -68,8 +73,33 @@ const TOP_EXPR = {
   tokens: 'sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)',
 };
 
+// One statement per cube and grain, grouped in PostgreSQL: the drain never moves event rows into JS.
+const FOLD = new Map(
+  CUBES.map((cube) => {
+    const dims = cube.dims.join(', ');
+    return [
+      cube.name,
+      cube.grains.map(
+        (g) => `INSERT INTO ${cube.table} AS r (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+SELECT ${g}, ${BUCKET_SQL[g]('time')} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+  coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+  coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
+FROM events WHERE seq = ANY($1::bigint[]) AND type = 'llm.usage'
+GROUP BY b, ${dims}
+ON CONFLICT (grain, bucket, ${dims}) DO UPDATE SET
+${MEASURES.map((m) => `  ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}`,
+      ),
+    ];
+  }),
+);
+
 export function rollupStore(db: Queryable): RollupStore {
   return {
+    async fold(tx, seqs) {
+      if (!seqs.length) return;
+      for (const cube of CUBES) for (const sql of FOLD.get(cube.name)!) await tx.query(sql, [seqs]);
+    },
+
     async apply(tx, events) {
       if (!events.length) return;
       for (const cube of CUBES) await applyDeltas(tx, cube, aggregate(cube, events));
