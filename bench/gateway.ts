@@ -7,13 +7,11 @@
  * - peak RSS (VmHWM) of the gateway process.
  * Latency counts from each request's scheduled start (no coordinated omission).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { BENCH_KEY, freshPostgresDatabase, percentile, startServer } from './lib.ts';
-import { OPENAI_CHAT, openaiChatStream } from '../test/gateway/upstream/fixtures.ts';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -22,24 +20,12 @@ const SECONDS = Number(args.get('seconds') ?? 10);
 const STREAM_RPS = Number(args.get('stream-rps') ?? 100);
 const WARMUP = 2;
 
-const chatBody = Buffer.from(JSON.stringify(OPENAI_CHAT));
-const streamed = openaiChatStream(true).join('');
-const upstream = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    if (body.includes('"stream":true')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(streamed);
-    } else {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': chatBody.length });
-      res.end(chatBody);
-    }
-  });
+const upstream = new Worker(new URL('./upstream-worker.mjs', import.meta.url));
+const upPort: number = await new Promise((ok, fail) => {
+  upstream.once('message', ok);
+  upstream.once('error', fail);
 });
-upstream.keepAliveTimeout = 60_000;
-await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-const upUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+const upUrl = `http://127.0.0.1:${upPort}`;
 
 // --store postgres (default): events go to a local PostgreSQL, as a production gateway would run;
 // --store pglite: the embedded store, whose WASM engine shares the gateway's thread.
@@ -130,7 +116,8 @@ try {
   const ok = added.p50 <= 0.5 && added.p99 <= 3 && rss <= 200;
   console.log(`targets (added p50 ≤ 0.5 ms, p99 ≤ 3 ms, RSS ≤ 200 MB): ${ok ? 'met' : 'NOT met'}  [non-streaming p50 +${added.p50.toFixed(3)} p99 +${added.p99.toFixed(3)}; streaming TTFB p50 +${addedS.p50.toFixed(3)} p99 +${addedS.p99.toFixed(3)}]`);
 } finally {
+  if (process.env.BENCH_DUMP_METRICS) console.log((await (await fetch(server.url + "/metrics")).text()).split("\n").filter((l) => /overhead.*(_sum|_count)|upstream.*(_sum|_count)/.test(l)).join("\n"));
   await server.stop();
   await pgdb?.drop();
-  upstream.close();
+  await upstream.terminate();
 }
