@@ -1,4 +1,5 @@
 import type { Queryable } from '../shared/db/index.ts';
+import { COLUMNS } from './store.ts';
 
 /**
  * The events store's archive seam, used by retention (src/jobs): read a day of raw events in full,
@@ -37,34 +38,8 @@ export interface ArchivedEvent {
   estimated: boolean;
 }
 
-const COLS: Array<[keyof ArchivedEvent, string]> = [
-  ['seq', 'bigint'],
-  ['source', 'text'],
-  ['id', 'text'],
-  ['type', 'text'],
-  ['subject', 'text'],
-  ['time', 'timestamptz'],
-  ['received_at', 'timestamptz'],
-  ['data', 'jsonb'],
-  ['provider', 'text'],
-  ['model', 'text'],
-  ['region', 'text'],
-  ['team', 'text'],
-  ['project', 'text'],
-  ['api_key', 'text'],
-  ['feature', 'text'],
-  ['input_tokens', 'bigint'],
-  ['output_tokens', 'bigint'],
-  ['cache_read_tokens', 'bigint'],
-  ['cache_write_tokens', 'bigint'],
-  ['reasoning_tokens', 'bigint'],
-  ['cost', 'numeric'],
-  ['cost_source', 'text'],
-  ['computed_cost', 'numeric'],
-  ['price', 'jsonb'],
-  ['unpriced', 'boolean'],
-  ['estimated', 'boolean'],
-];
+// The stored columns in the ingest order, plus the two ingest assigns itself.
+const COLS: Array<[keyof ArchivedEvent, string]> = [['seq', 'bigint'], ...COLUMNS.slice(0, 5), ['received_at', 'timestamptz'], ...COLUMNS.slice(5)];
 
 const SELECT_COLS = COLS.map(([c, t]) =>
   t === 'timestamptz' ? `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ${c}` : t === 'bigint' || t === 'numeric' ? `${c}::text AS ${c}` : c,

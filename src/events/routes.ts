@@ -5,7 +5,7 @@ import type { KeyService } from '../auth/service.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import type { EventService } from './service.ts';
 import type { EventStore } from './store.ts';
-import { parseRfc3339 } from './validate.ts';
+import { rfc3339Param } from '../http/params.ts';
 import { moneyString } from '../shared/money.ts';
 
 const ACCEPTED_TYPES = new Set(['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json']);
@@ -15,20 +15,6 @@ const ingestResponse = z.object({
   duplicates: z.number().int(),
   rejected: z.array(z.object({ index: z.number().int(), id: z.string().nullable(), error: z.string() })),
 });
-
-const timeParam = (name: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const d = parseRfc3339(v);
-      if (!d) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an RFC 3339 timestamp` });
-        return z.NEVER;
-      }
-      return d;
-    });
 
 function encodeCursor(time: Date, seq: string): string {
   return Buffer.from(`${new Date(time).toISOString()}|${seq}`).toString('base64url');
@@ -87,8 +73,8 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
           type: z.string().optional(),
           subject: z.string().optional(),
           source: z.string().optional(),
-          from: timeParam('from'),
-          to: timeParam('to'),
+          from: rfc3339Param('from').optional(),
+          to: rfc3339Param('to').optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           cursor: z.string().optional(),
         }),

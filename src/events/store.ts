@@ -2,7 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import type { CostChange, EventRow, StoredEvent } from './types.ts';
 
 /** Column order shared by the bulk insert and the unnest() casts. */
-const COLUMNS: Array<[keyof EventRow, string]> = [
+export const COLUMNS: Array<[keyof EventRow, string]> = [
   ['source', 'text'],
   ['id', 'text'],
   ['type', 'text'],

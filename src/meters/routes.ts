@@ -3,26 +3,12 @@ import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
-import { parseRfc3339 } from '../events/validate.ts';
+import { rfc3339Param } from '../http/params.ts';
 import { isValidZone } from '../shared/time.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Principal } from '../auth/keys.ts';
 import type { Meter } from './definitions.ts';
 import type { MeterService } from './service.ts';
-
-const time = (name: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const d = parseRfc3339(v);
-      if (!d) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an RFC 3339 timestamp such as 2026-03-01T00:00:00+09:00` });
-        return z.NEVER;
-      }
-      return d;
-    });
 
 const meterOut = (m: Meter) => ({
   slug: m.slug,
@@ -99,8 +85,8 @@ export function registerMeterRoutes(app: App, deps: { keys: KeyService; meters: 
         params: z.object({ slug: z.string() }),
         querystring: z
           .object({
-            from: time('from'),
-            to: time('to'),
+            from: rfc3339Param('from').optional(),
+            to: rfc3339Param('to').optional(),
             window: z.enum(['hour', 'day', 'week', 'month', 'none']).default('none'),
             tz: z.string().refine(isValidZone, 'must be an IANA time zone such as Asia/Seoul').optional(),
             group_by: z.string().optional(),

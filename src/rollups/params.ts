@@ -1,20 +1,11 @@
 import { z } from 'zod';
 import { badRequest } from '../shared/errors.ts';
 import { isValidZone } from '../shared/time.ts';
-import { parseRfc3339 } from '../events/validate.ts';
 import { DIMS, type Dim } from './cubes.ts';
 
 /** Query-string pieces shared by the usage routes, export and summary. */
 
-export const rfc3339 = (name: string) =>
-  z.string({ error: `${name} is required (RFC 3339, e.g. 2026-03-01T00:00:00+09:00)` }).transform((v, ctx) => {
-    const d = parseRfc3339(v);
-    if (!d) {
-      ctx.addIssue({ code: 'custom', message: `must be an RFC 3339 timestamp such as 2026-03-01T00:00:00+09:00` });
-      return z.NEVER;
-    }
-    return d;
-  });
+export { rfc3339Param as rfc3339 } from '../http/params.ts';
 
 export const tzParam = (fallback: string) =>
   z

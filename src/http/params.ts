@@ -1,0 +1,13 @@
+import { z } from 'zod';
+import { parseRfc3339 } from '../events/validate.ts';
+
+/** A query-string timestamp: RFC 3339 in, Date out; the error names the parameter. */
+export const rfc3339Param = (name: string) =>
+  z.string({ error: `${name} is required (RFC 3339, e.g. 2026-03-01T00:00:00+09:00)` }).transform((v, ctx) => {
+    const d = parseRfc3339(v);
+    if (!d) {
+      ctx.addIssue({ code: 'custom', message: `must be an RFC 3339 timestamp such as 2026-03-01T00:00:00+09:00` });
+      return z.NEVER;
+    }
+    return d;
+  });
