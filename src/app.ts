@@ -86,6 +86,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   // meters, media sessions, resource snapshots (src/meters) + scheduler and retention (src/jobs)
   const meters = await wireMeters({ server, db, hooks, keys, clock, logger, tz: config.tz, config: config.meters, rollups });
   const jobs = wireJobs({ db, clock, logger, dataDir: config.data_dir, retention: config.retention, sealResources: (b) => meters.sealResources(b) });
+  jobs.retention.hooks.tiers.push((tiers, now) => rollups.prune(tiers, now));
 
   // secret store + LLM gateway (src/secrets, src/gateway); reach them with secretsOf(tg) / gatewayOf(tg)
   const secrets = createSecrets({ db, clock, config: config.secrets, dataDir: config.data_dir, server, keys });

@@ -5,7 +5,7 @@ import { QUARTER_HOUR, TooManyWindowsError, formatInZone, windowsOf, type Window
 import type { StoredEvent, CostChange } from '../events/types.ts';
 import type { EventStore } from '../events/store.ts';
 import type { Db } from '../shared/db/index.ts';
-import { COUNT_MEASURES, chooseCube, decompose, type Dim } from './cubes.ts';
+import { COUNT_MEASURES, CUBES, chooseCube, decompose, type Dim } from './cubes.ts';
 import { rollupStore, type RollupRow, type RollupStore } from './store.ts';
 
 export const MAX_WINDOWS = 10_000;
@@ -55,6 +55,12 @@ export interface RollupService {
   ranges(ranges: Window[], groupBy: Dim[], bind?: Binding): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
   /** Folds every pending ingest batch into the cubes (queries call it first; a timer calls it too). */
   drain(): Promise<number>;
+  /**
+   * Retention of the rollup tiers: drops sub-day buckets (`hourly` days) and day buckets (`daily`
+   * days) older than the horizon. Queries that would need a dropped bucket are refused, never
+   * answered short.
+   */
+  prune(tiers: Record<string, number | null>, now: Date): Promise<{ fine_before: string | null; day_before: string | null }>;
   /** Recomputes the cubes over whole UTC months covering [from, to) from raw events (backfill). */
   rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
   hooks: {
@@ -158,10 +164,30 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     }
   }
 
+  async function horizons(q: Queryable): Promise<{ fine: number; day: number }> {
+    const r = await q.query<{ key: string; value: string }>("SELECT key, value FROM rollup_settings WHERE key IN ('fine_pruned_before', 'day_pruned_before')");
+    const get = (k: string) => {
+      const v = r.rows.find((x) => x.key === k)?.value;
+      return v ? new Date(v).getTime() : -Infinity;
+    };
+    return { fine: get('fine_pruned_before'), day: get('day_pruned_before') };
+  }
+
   async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, top?: { measure: TopMeasure; limit: number }) {
     const cube = chooseCube([...groupBy, ...(Object.keys(filters) as Dim[]).filter((d) => filters[d]?.length)]);
     const pieces = windows.flatMap((w, i) => decompose(w.start.getTime(), w.end.getTime(), cube.grains).map((p) => ({ ...p, w: i })));
     if (!pieces.length) return [];
+    const h = await horizons(db);
+    const lost = pieces.find((p) => (p.grain <= 2 && p.start < h.fine) || (p.grain === 3 && p.start < h.day));
+    if (lost) {
+      const before = new Date(lost.grain <= 2 ? h.fine : h.day).toISOString();
+      throw new ApiError(
+        'invalid_request',
+        'ROLLUPS_PRUNED',
+        `retention dropped ${lost.grain <= 2 ? 'sub-day' : 'daily'} rollups before ${before}; ask for that period in whole UTC ${lost.grain <= 2 ? 'days (tz=UTC, from/to at UTC midnight)' : 'months'}`,
+        'from',
+      );
+    }
     // Everything acknowledged before this query is folded in first: answers equal the raw events.
     await drain();
     return store.query({ cube, pieces, groupBy, filters, top });
@@ -253,6 +279,30 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     },
 
     drain,
+
+    async prune(tiers, now) {
+      await drain();
+      const DAY_MS = 86_400_000;
+      const horizon = (days: number | null | undefined) =>
+        days === null || days === undefined ? null : new Date(Math.floor((now.getTime() - days * DAY_MS) / DAY_MS) * DAY_MS);
+      const fine = horizon(tiers.hourly);
+      const day = horizon(tiers.daily);
+      return db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+        for (const [grains, before, key] of [[[1, 2], fine, 'fine_pruned_before'], [[3], day, 'day_pruned_before']] as const) {
+          if (!before) continue;
+          for (const cube of CUBES) await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket < $2`, [grains, before]);
+          await tx.query(
+            `INSERT INTO rollup_settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = GREATEST(rollup_settings.value::timestamptz, EXCLUDED.value::timestamptz)::text`,
+            [key, before.toISOString()],
+          );
+        }
+        const h = await horizons(tx);
+        const iso = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : null);
+        return { fine_before: iso(h.fine), day_before: iso(h.day) };
+      });
+    },
 
     async rebuild(from, to, opts) {
       return db.transaction(async (tx) => {
