@@ -8,6 +8,7 @@
  * Latency counts from each request's scheduled start (no coordinated omission).
  */
 import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -32,6 +33,8 @@ const upUrl = `http://127.0.0.1:${upPort}`;
 const STORE = args.get('store') ?? 'postgres';
 const pgdb = STORE === 'postgres' ? await freshPostgresDatabase(`tollgate_bench_gw_${process.pid}`) : undefined;
 const server = await startServer({ TOLLGATE_OPENAI_BASE_URL: `${upUrl}/v1`, OPENAI_API_KEY: 'sk-bench', ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
+const floor = spawn(process.execPath, [new URL('./floor-proxy.mjs', import.meta.url).pathname, upUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+const floorUrl: string = await new Promise((ok) => floor.stdout!.once('data', (d: Buffer) => ok(`http://127.0.0.1:${String(d).trim()}`)));
 const rssPeak = () => {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'));
@@ -105,12 +108,18 @@ try {
   // warm up both paths (connections, JIT, key cache)
   await openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, WARMUP, false);
   await openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, WARMUP, false);
+  await openLoop(floorUrl, '/openai/v1/chat/completions', nonStream, RPS, WARMUP, false);
   const d1 = await openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, SECONDS, false);
   const g1 = await openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, SECONDS, false);
+  const f1 = await openLoop(floorUrl, '/openai/v1/chat/completions', nonStream, RPS, SECONDS, false);
   const added = report(`non-streaming chat completions, latency (errors direct ${d1.errors}, gateway ${g1.errors}; late schedules ${d1.late}/${g1.late})`, d1.lat, g1.lat);
+  const floorAdded = report('  the same through a bare pass-through process (the floor any Node gateway pays here)', d1.lat, f1.lat);
   const d2 = await openLoop(upUrl, '/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
   const g2 = await openLoop(server.url, '/openai/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
+  const f2 = await openLoop(floorUrl, '/openai/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
   const addedS = report(`streaming chat completions, time to first byte (errors ${d2.errors}/${g2.errors})`, d2.lat, g2.lat);
+  const floorS = report('  the same through the bare pass-through process', d2.lat, f2.lat);
+  console.log(`Tollgate beyond the bare pass-through: non-streaming p50 +${(added.p50 - floorAdded.p50).toFixed(3)} ms, p99 +${(added.p99 - floorAdded.p99).toFixed(3)} ms; streaming TTFB p50 +${(addedS.p50 - floorS.p50).toFixed(3)} ms, p99 +${(addedS.p99 - floorS.p99).toFixed(3)} ms`);
   const rss = rssPeak();
   console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);
   const ok = added.p50 <= 0.5 && added.p99 <= 3 && rss <= 200;
@@ -119,5 +128,6 @@ try {
   if (process.env.BENCH_DUMP_METRICS) console.log((await (await fetch(server.url + "/metrics")).text()).split("\n").filter((l) => /overhead.*(_sum|_count)|upstream.*(_sum|_count)/.test(l)).join("\n"));
   await server.stop();
   await pgdb?.drop();
+  floor.kill();
   await upstream.terminate();
 }

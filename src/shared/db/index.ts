@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Db } from './types.ts';
-import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 
 export type { Db, Queryable, QueryResult } from './types.ts';
@@ -19,5 +18,7 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
   if (opts.databaseUrl) return openPostgres({ url: opts.databaseUrl, schema: opts.schema, max: opts.poolSize });
   const dir = path.resolve(opts.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
+  // Loaded only when used: the WASM engine costs ~100 MB of RSS a PostgreSQL deployment need not pay.
+  const { openPglite } = await import('./pglite.ts');
   return openPglite({ dataDir: dir });
 }
