@@ -6,7 +6,7 @@ import type { StoredEvent, CostChange } from '../events/types.ts';
 import type { EventStore } from '../events/store.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, chooseCube, decompose, type Dim } from './cubes.ts';
-import { rollupStore, type RollupRow, type RollupStore } from './store.ts';
+import { rollupStore, type Measures, type RollupRow, type RollupStore } from './store.ts';
 
 export const MAX_WINDOWS = 10_000;
 
@@ -25,17 +25,7 @@ export interface UsageParams {
   filters: Partial<Record<Dim, string[]>>;
 }
 
-export interface Measures {
-  requests: number;
-  unpriced_requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  reasoning_tokens: number;
-  /** Decimal string, USD. */
-  cost: string;
-}
+export type { Measures } from './store.ts';
 
 export type UsageRow = { window_start: string; window_end: string } & Partial<Record<Dim, string | null>> & Measures;
 

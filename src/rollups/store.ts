@@ -54,9 +54,8 @@ export interface RollupQuery {
   top?: { measure: 'cost' | 'tokens' | 'requests'; limit: number };
 }
 
-export interface RollupRow {
-  w: number;
-  dims: Record<string, string | null>;
+/** The measures of one rollup row or usage row. */
+export interface Measures {
   requests: number;
   unpriced_requests: number;
   input_tokens: number;
@@ -64,7 +63,13 @@ export interface RollupRow {
   cache_read_tokens: number;
   cache_write_tokens: number;
   reasoning_tokens: number;
+  /** Decimal string, USD. */
   cost: string;
+}
+
+export interface RollupRow extends Measures {
+  w: number;
+  dims: Record<string, string | null>;
 }
 
 const TOP_EXPR = {
