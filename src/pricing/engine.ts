@@ -241,14 +241,10 @@ export function createEngine(opts: EngineOptions): PricingEngine {
     }
     const batchDiscount = isBatch ? (compiled.batch_discount ?? batch[res.provider] ?? null) : null;
     const discount = discountRows.length ? discountFor(res.provider, team, t) : null;
-    let cost = result.cost;
-    if ((batchDiscount !== null && batchDiscount !== '0') || discount) {
-      let f = ONE;
-      if (batchDiscount !== null) f = f.minus(batchDiscount);
-      if (discount) f = f.times(HUNDRED.minus(discount.percent).div(HUNDRED));
-      cost = new Money(result.cost).times(f).toFixed();
-    }
-    return {
+    if (!isBatch && !discount) {
+      // The usual event: no discount fields (a snapshot lives as long as its batch and is stored
+      // with every event, so it carries only what applies).
+      return {
         provider,
         model: modelId,
         model_requested: res.model,
@@ -259,12 +255,33 @@ export function createEngine(opts: EngineOptions): PricingEngine {
         tier_above: result.tier_above,
         prices: result.prices as Record<string, string>,
         breakdown: result.breakdown,
-        subtotal: result.cost,
-        batch: isBatch,
-        batch_discount: batchDiscount,
-        discount_percent: discount?.percent ?? null,
-        discount_scope: discount ? (discount.team !== null ? `team:${discount.team}` : `provider:${discount.provider}`) : null,
-        cost,
+        cost: result.cost,
+      };
+    }
+    let cost = result.cost;
+    if ((batchDiscount !== null && batchDiscount !== '0') || discount) {
+      let f = ONE;
+      if (batchDiscount !== null) f = f.minus(batchDiscount);
+      if (discount) f = f.times(HUNDRED.minus(discount.percent).div(HUNDRED));
+      cost = new Money(result.cost).times(f).toFixed();
+    }
+    return {
+      provider,
+      model: modelId,
+      model_requested: res.model,
+      region: res.region,
+      source,
+      catalog: label,
+      effective_from: effective,
+      tier_above: result.tier_above,
+      prices: result.prices as Record<string, string>,
+      breakdown: result.breakdown,
+      subtotal: result.cost,
+      batch: isBatch,
+      batch_discount: batchDiscount,
+      discount_percent: discount?.percent ?? null,
+      discount_scope: discount ? (discount.team !== null ? `team:${discount.team}` : `provider:${discount.provider}`) : null,
+      cost,
     };
   }
 

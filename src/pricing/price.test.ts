@@ -22,10 +22,20 @@ describe('unitsToString', () => {
 describe('unitsToString property', () => {
   it('equals Decimal division for every safe integer and BigInt', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 1e9 }), fc.bigInt({ min: 0n, max: 10n ** 30n })), (u) => {
-        expect(unitsToString(u)).toBe(new Money(u.toString()).div(new Money('1e15')).toFixed());
-      }),
-      { numRuns: 5000 },
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+          fc.integer({ min: 0, max: 1e9 }),
+          fc.bigInt({ min: 0n, max: 10n ** 30n }),
+          // Costs as rates make them: few significant digits, many trailing zeros, with or without whole
+          // dollars (below 2^53 units, i.e. $9; larger costs take the BigInt path).
+          fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 99_999_999 }), fc.integer({ min: 0, max: 14 })).map(([d, m, k]) => d * 1e15 + ((m * 10 ** k) % 1e15)),
+        ),
+        (u) => {
+          expect(unitsToString(u)).toBe(new Money(u.toString()).div(new Money('1e15')).toFixed());
+        },
+      ),
+      { numRuns: 20_000 },
     );
   });
 });

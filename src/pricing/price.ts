@@ -130,7 +130,6 @@ export function unitsToString(u: number | bigint): string {
     frac -= 1e15;
   }
   if (frac === 0) return String(int);
-  const point = int === 0 ? '0.' : String(int) + '.';
   let hi = Math.floor(frac / 1e8);
   let lo = frac - hi * 1e8;
   if (lo < 0) {
@@ -144,13 +143,15 @@ export function unitsToString(u: number | bigint): string {
   let h = hi | 0;
   let l = lo | 0;
   if (l === 0) {
+    // The usual case (rates have few significant digits): the fraction fits in h, so the string is
+    // one prefix from a table plus one small integer — two allocations.
     let d = 7;
     while (h % 10 === 0) {
       h = (h / 10) | 0;
       d--;
     }
     const hs = String(h);
-    return point + ZP[d - hs.length] + hs;
+    return int === 0 ? PZ[d - hs.length] + hs : String(int) + '.' + ZP[d - hs.length] + hs;
   }
   let d = 8;
   while (l % 10 === 0) {
@@ -158,12 +159,14 @@ export function unitsToString(u: number | bigint): string {
     d--;
   }
   const ls = String(l);
-  if (h === 0) return point + '0000000' + ZP[d - ls.length] + ls;
+  if (h === 0) return (int === 0 ? PZ[7] : String(int) + '.0000000') + ZP[d - ls.length] + ls;
   const hs = String(h);
-  return point + ZP[7 - hs.length] + hs + ZP[d - ls.length] + ls;
+  return (int === 0 ? PZ[7 - hs.length] : String(int) + '.' + ZP[7 - hs.length]) + hs + ZP[d - ls.length] + ls;
 }
 /** Runs of zeros by length, so padding allocates nothing. */
 const ZP = Array.from({ length: 16 }, (_, i) => '0'.repeat(i));
+/** "0." followed by a run of zeros, by length. */
+const PZ = ZP.map((z) => '0.' + z);
 
 function bigUnitsToString(u: bigint): string {
   let s = u.toString();
@@ -177,33 +180,36 @@ function bigUnitsToString(u: bigint): string {
 const nz = (v: number | undefined): number => (typeof v === 'number' && v > 0 ? v : 0);
 
 /**
- * A breakdown with one fixed shape (an object literal: cheap to create, fast to fill); classes
- * without tokens stay undefined, so JSON shows only the ones present.
+ * Breakdown strings of the call being priced, by QTY_CLASSES index (8 = per-request fee); only the
+ * entries whose bit is set in the mask are meaningful.
  */
-type BreakdownShape = Record<'input' | 'cache_read' | 'cache_write' | 'cache_write_1h' | 'input_audio' | 'output' | 'reasoning' | 'output_audio' | 'request', string | undefined>;
-const newBreakdown = (): BreakdownShape => ({
-  input: undefined,
-  cache_read: undefined,
-  cache_write: undefined,
-  cache_write_1h: undefined,
-  input_audio: undefined,
-  output: undefined,
-  reasoning: undefined,
-  output_audio: undefined,
-  request: undefined,
-});
+const PARTS: string[] = new Array(QTY_CLASSES.length + 1).fill('');
+const REQUEST_BIT = 1 << QTY_CLASSES.length;
+// Masks of the usual calls: input+output, plus cache read, cache write, reasoning.
+const M_IO = 0b100001;
+const M_ICO = 0b100011;
+const M_ICWO = 0b100111;
+const M_IOR = 0b1100001;
+const M_ICOR = 0b1100011;
 
-function setClass(b: BreakdownShape, i: number, v: string) {
-  switch (i) {
-    case 0: b.input = v; break;
-    case 1: b.cache_read = v; break;
-    case 2: b.cache_write = v; break;
-    case 3: b.cache_write_1h = v; break;
-    case 4: b.input_audio = v; break;
-    case 5: b.output = v; break;
-    case 6: b.reasoning = v; break;
-    case 7: b.output_audio = v; break;
+/**
+ * The breakdown as a plain object holding only the classes present, in QTY_CLASSES order. The
+ * usual combinations are object literals of their exact size: breakdowns live as long as their
+ * event's batch, so every byte of them is copied by the young-generation GC.
+ */
+function breakdownOf(mask: number): Record<string, string> {
+  const p = PARTS;
+  switch (mask) {
+    case M_IO: return { input: p[0]!, output: p[5]! };
+    case M_ICO: return { input: p[0]!, cache_read: p[1]!, output: p[5]! };
+    case M_ICWO: return { input: p[0]!, cache_read: p[1]!, cache_write: p[2]!, output: p[5]! };
+    case M_IOR: return { input: p[0]!, output: p[5]!, reasoning: p[6]! };
+    case M_ICOR: return { input: p[0]!, cache_read: p[1]!, output: p[5]!, reasoning: p[6]! };
   }
+  const b: Record<string, string> = {};
+  for (let i = 0; i < QTY_CLASSES.length; i++) if (mask & (1 << i)) b[QTY_CLASSES[i]!] = p[i]!;
+  if (mask & REQUEST_BIT) b.request = p[QTY_CLASSES.length]!;
+  return b;
 }
 
 /** Scratch space for the quantities of one call (pricing is synchronous, so one buffer serves all). */
@@ -263,7 +269,7 @@ function pricesFor(rates: CompiledRates, mask: number): Readonly<Record<string, 
   if (!p) {
     const o: Record<string, string> = {};
     for (let i = 0; i < QTY_CLASSES.length; i++) if (mask & (1 << i)) o[QTY_CLASSES[i]!] = rates.s[rates.eff[i]!]!;
-    if (mask & (1 << QTY_CLASSES.length)) o.per_request = rates.s.per_request!;
+    if (mask & REQUEST_BIT) o.per_request = rates.s.per_request!;
     rates.pricesByMask.set(mask, (p = Object.freeze(o)));
   }
   return p;
@@ -278,7 +284,6 @@ export function priceUsage(p: CompiledPrice, u: Usage, requests = 1): PriceResul
   const rates = curRates;
   const tier_above = curTier;
   if (!p.exact) return priceDecimal(rates, tier_above, requests);
-  const breakdown = newBreakdown();
   const n = rates.n;
   let total = 0;
   let big: bigint | null = null;
@@ -291,23 +296,22 @@ export function priceUsage(p: CompiledPrice, u: Usage, requests = 1): PriceResul
     const r = n[k]!;
     let v: number | bigint = q * r;
     if (!Number.isSafeInteger(v)) v = BigInt(q) * BigInt(r);
-    setClass(breakdown, i, unitsToString(v));
+    PARTS[i] = unitsToString(v);
     mask |= 1 << i;
     if (big === null && typeof v === 'number' && Number.isSafeInteger(total + v)) total += v;
     else big = (big ?? BigInt(total)) + BigInt(v);
   }
   if (n.per_request !== null && requests > 0) {
     const v = n.per_request * requests;
-    breakdown.request = unitsToString(v);
-    mask |= 1 << QTY_CLASSES.length;
+    PARTS[QTY_CLASSES.length] = unitsToString(v);
+    mask |= REQUEST_BIT;
     if (big === null && Number.isSafeInteger(total + v)) total += v;
     else big = (big ?? BigInt(total)) + BigInt(v);
   }
-  return { cost: unitsToString(big ?? total), breakdown: breakdown as Record<string, string>, prices: pricesFor(rates, mask), tier_above };
+  return { cost: unitsToString(big ?? total), breakdown: breakdownOf(mask), prices: pricesFor(rates, mask), tier_above };
 }
 
 function priceDecimal(rates: CompiledRates, tier_above: number | null, requests: number): PriceResult | null {
-  const breakdown = newBreakdown();
   let total = new Money(0);
   let mask = 0;
   for (let i = 0; i < QTY.length; i++) {
@@ -316,17 +320,17 @@ function priceDecimal(rates: CompiledRates, tier_above: number | null, requests:
     const k = rates.eff[i];
     if (k === null || k === undefined) return null;
     const v = rates.d[k]!.times(q);
-    setClass(breakdown, i, v.toFixed());
+    PARTS[i] = v.toFixed();
     mask |= 1 << i;
     total = total.plus(v);
   }
   if (rates.d.per_request !== null && requests > 0) {
     const v = rates.d.per_request.times(requests);
-    breakdown.request = v.toFixed();
-    mask |= 1 << QTY_CLASSES.length;
+    PARTS[QTY_CLASSES.length] = v.toFixed();
+    mask |= REQUEST_BIT;
     total = total.plus(v);
   }
-  return { cost: total.toFixed(), breakdown: breakdown as Record<string, string>, prices: pricesFor(rates, mask), tier_above };
+  return { cost: total.toFixed(), breakdown: breakdownOf(mask), prices: pricesFor(rates, mask), tier_above };
 }
 
 /** Reference implementation, always in Decimal: the oracle for the fast path in tests. */

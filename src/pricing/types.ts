@@ -66,11 +66,15 @@ export interface PriceSnapshot {
   /** Per-million rates used for the classes present, decimal strings. */
   prices: Record<string, string>;
   breakdown: Breakdown;
-  /** Sum of the breakdown, before discounts. */
-  subtotal: string;
-  batch: boolean;
-  batch_discount: string | null;
-  discount_percent: string | null;
-  discount_scope: string | null;
+  /**
+   * Sum of the breakdown, before discounts. This and the four fields after it are present only on
+   * events priced as batch calls or under a negotiated discount; without them, cost is the sum of
+   * the breakdown.
+   */
+  subtotal?: string;
+  batch?: boolean;
+  batch_discount?: string | null;
+  discount_percent?: string | null;
+  discount_scope?: string | null;
   cost: string;
 }
