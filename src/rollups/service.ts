@@ -154,20 +154,23 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     }
   }
 
-  async function horizons(q: Queryable): Promise<{ fine: number; day: number }> {
-    const r = await q.query<{ key: string; value: string }>("SELECT key, value FROM rollup_settings WHERE key IN ('fine_pruned_before', 'day_pruned_before')");
-    const get = (k: string) => {
-      const v = r.rows.find((x) => x.key === k)?.value;
-      return v ? new Date(v).getTime() : -Infinity;
-    };
-    return { fine: get('fine_pruned_before'), day: get('day_pruned_before') };
+  /** Retention horizons and whether ingest batches wait to be folded, in one round trip. */
+  async function state(q: Queryable): Promise<{ fine: number; day: number; pending: boolean }> {
+    const r = await q.query<{ pending: boolean; fine: string | null; day: string | null }>(
+      `SELECT EXISTS (SELECT 1 FROM rollup_pending) AS pending,
+         (SELECT value FROM rollup_settings WHERE key = 'fine_pruned_before') AS fine,
+         (SELECT value FROM rollup_settings WHERE key = 'day_pruned_before') AS day`,
+    );
+    const row = r.rows[0]!;
+    const at = (v: string | null) => (v ? new Date(v).getTime() : -Infinity);
+    return { fine: at(row.fine), day: at(row.day), pending: row.pending };
   }
 
   async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, top?: { measure: TopMeasure; limit: number }) {
     const cube = chooseCube([...groupBy, ...(Object.keys(filters) as Dim[]).filter((d) => filters[d]?.length)]);
     const pieces = windows.flatMap((w, i) => decompose(w.start.getTime(), w.end.getTime(), cube.grains).map((p) => ({ ...p, w: i })));
     if (!pieces.length) return [];
-    const h = await horizons(db);
+    const h = await state(db);
     const lost = pieces.find((p) => (p.grain <= 2 && p.start < h.fine) || (p.grain === 3 && p.start < h.day));
     if (lost) {
       const before = new Date(lost.grain <= 2 ? h.fine : h.day).toISOString();
@@ -179,7 +182,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       );
     }
     // Everything acknowledged before this query is folded in first: answers equal the raw events.
-    await drain();
+    if (h.pending) await drain();
     return store.query({ cube, pieces, groupBy, filters, top });
   }
 
@@ -288,7 +291,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
             [key, before.toISOString()],
           );
         }
-        const h = await horizons(tx);
+        const h = await state(tx);
         const iso = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString() : null);
         return { fine_before: iso(h.fine), day_before: iso(h.day) };
       });

@@ -78,31 +78,42 @@ const TOP_EXPR = {
   tokens: 'sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)',
 };
 
-// One statement per cube and grain, grouped in PostgreSQL: the drain never moves event rows into JS.
-const FOLD = new Map(
-  CUBES.map((cube) => {
+/**
+ * The drain's one statement: the batch's events are read once (by seq) and every cube at every
+ * grain is upserted from them with GROUPING SETS, so the rows never move into JS and a fold is a
+ * single round trip. Each grouping set is one grain; its bucket column is the only non-NULL one.
+ */
+const FOLD_SQL = (() => {
+  const grains = [...new Set(CUBES.flatMap((c) => c.grains))].sort();
+  const ctes = CUBES.map((cube, i) => {
     const dims = cube.dims.join(', ');
-    return [
-      cube.name,
-      cube.grains.map(
-        (g) => `INSERT INTO ${cube.table} AS r (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-SELECT ${g}, ${BUCKET_SQL[g]('time')} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
-  coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
-  coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
-FROM events WHERE seq = ANY($1::bigint[]) AND type = 'llm.usage'
-GROUP BY b, ${dims}
-ON CONFLICT (grain, bucket, ${dims}) DO UPDATE SET
-${MEASURES.map((m) => `  ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}`,
-      ),
-    ];
-  }),
-);
+    const sets = cube.grains.map((g) => `(b${g}, ${dims})`).join(', ');
+    const grain = `CASE ${cube.grains.map((g) => `WHEN GROUPING(b${g}) = 0 THEN ${g}`).join(' ')} END`;
+    return `c${i} AS (
+  INSERT INTO ${cube.table} AS r (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+  SELECT ${grain}, COALESCE(${cube.grains.map((g) => `b${g}`).join(', ')}), ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+    coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+    coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
+  FROM e GROUP BY GROUPING SETS (${sets})
+  ON CONFLICT (grain, bucket, ${dims}) DO UPDATE SET
+${MEASURES.map((m) => `    ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}
+)`;
+  });
+  return `WITH e AS MATERIALIZED (
+  SELECT subject, team, project, api_key, provider, model, region, feature, unpriced,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost,
+    ${grains.map((g) => `${BUCKET_SQL[g]('time')} AS b${g}`).join(', ')}
+  FROM events WHERE seq = ANY($1::bigint[]) AND type = 'llm.usage'
+),
+${ctes.join(',\n')}
+SELECT 1`; // data-modifying CTEs run to completion whether or not the query reads them
+})();
 
 export function rollupStore(db: Queryable): RollupStore {
   return {
     async fold(tx, seqs) {
       if (!seqs.length) return;
-      for (const cube of CUBES) for (const sql of FOLD.get(cube.name)!) await tx.query(sql, [seqs]);
+      await tx.query(FOLD_SQL, [seqs]);
     },
 
     async apply(tx, events) {

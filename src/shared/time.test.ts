@@ -77,3 +77,37 @@ describe('zone math', () => {
     );
   });
 });
+
+describe('memoised offsets', () => {
+  // Straight from Intl, as wallOf did before offsets were memoised per 15-minute slot.
+  const intlWall = (tz: string, ms: number) => {
+    const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, Number(x.value)]));
+    return { year: p.year, month: p.month, day: p.day, hour: p.hour, minute: p.minute, second: p.second };
+  };
+  const zones = ['Asia/Seoul', 'Asia/Kolkata', 'Asia/Kathmandu', 'America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'America/St_Johns', 'Asia/Shanghai', 'Africa/Monrovia'];
+
+  it('wallOf equals Intl at any second, across DST changes and local-mean-time offsets (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        // 1880–2040 (LMT offsets such as Monrovia's −0:43:08 and Kathmandu's +5:41:16 included), and
+        // seconds either side of 15-minute slot edges, where a memoised slot could go wrong.
+        fc.oneof(fc.integer({ min: -2_840_000_000, max: 2_210_000_000 }).map((s) => s * 1000), fc.integer({ min: -10_000_000, max: 2_400_000 }).chain((q) => fc.integer({ min: -2, max: 2 }).map((d) => q * 900_000 + d * 1000))),
+        (tz, ms) => {
+          expect(wallOf(tz, ms)).toEqual(intlWall(tz, ms));
+        },
+      ),
+      { numRuns: 10_000 },
+    );
+  });
+
+  it('DST transitions in New York and Lord Howe (30-minute step) give the right offsets on both sides', () => {
+    const ny = Date.parse('2026-03-08T07:00:00Z'); // 02:00 EST → 03:00 EDT
+    expect(offsetMs('America/New_York', ny - 1000)).toBe(-5 * 3_600_000);
+    expect(offsetMs('America/New_York', ny)).toBe(-4 * 3_600_000);
+    const lh = Date.parse('2026-04-04T15:00:00Z'); // 02:00 +11 → 01:30 +10:30
+    expect(offsetMs('Australia/Lord_Howe', lh - 1000)).toBe(11 * 3_600_000);
+    expect(offsetMs('Australia/Lord_Howe', lh)).toBe(10.5 * 3_600_000);
+  });
+});

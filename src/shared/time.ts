@@ -7,6 +7,11 @@
  *   "compatible" disambiguation; a wall time that exists twice (fall-back) resolves to the earlier
  *   instant. So the start of a local day is always the first instant of that local date.
  * - Weeks are ISO weeks (Monday start).
+ *
+ * Intl is slow (a few µs per formatToParts), so zone offsets are memoised per 15-minute slot: a
+ * slot whose first and last second have the same offset has it throughout (offset changes are
+ * whole 15-minute steps except for historical local-mean-time ones, whose slots are not
+ * memoised). Everything else is arithmetic on that offset.
  */
 
 export type WindowUnit = 'hour' | 'day' | 'week' | 'month' | 'none';
@@ -56,11 +61,13 @@ export interface Wall {
 
 /** The local calendar fields of an instant in a zone (whole seconds). */
 export function wallOf(tz: string, t: Date | number): Wall {
-  const ms = typeof t === 'number' ? t : t.getTime();
-  if (tz === 'UTC' || tz === 'Etc/UTC') {
-    const d = new Date(Math.floor(ms / 1000) * 1000);
-    return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
-  }
+  const ms = Math.floor((typeof t === 'number' ? t : t.getTime()) / 1000) * 1000;
+  const d = new Date(ms + offsetMs(tz, ms));
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+}
+
+/** wallOf straight from Intl (whole seconds). */
+function intlWallOf(tz: string, ms: number): Wall {
   const parts = formatter(tz).formatToParts(new Date(ms));
   const w: Wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
   let bc = false;
@@ -93,6 +100,12 @@ export function wallOf(tz: string, t: Date | number): Wall {
   return w;
 }
 
+const intlOffset = (tz: string, floored: number) => wallAsUtc(intlWallOf(tz, floored)) - floored;
+
+/** tz → 15-minute slot index → offset in force for the whole slot, or NaN if it changes inside. */
+const slotOffsets = new Map<string, Map<number, number>>();
+const SLOT_CACHE_MAX = 200_000;
+
 function wallAsUtc(w: Wall): number {
   const d = new Date(0);
   d.setUTCFullYear(w.year, w.month - 1, w.day);
@@ -102,9 +115,20 @@ function wallAsUtc(w: Wall): number {
 
 /** The zone's offset from UTC at an instant, in milliseconds (east positive), to whole seconds. */
 export function offsetMs(tz: string, t: Date | number): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
   const ms = typeof t === 'number' ? t : t.getTime();
   const floored = Math.floor(ms / 1000) * 1000;
-  return wallAsUtc(wallOf(tz, floored)) - floored;
+  let slots = slotOffsets.get(tz);
+  if (!slots) slotOffsets.set(tz, (slots = new Map()));
+  const slot = Math.floor(floored / QUARTER_HOUR);
+  let o = slots.get(slot);
+  if (o === undefined) {
+    const first = intlOffset(tz, slot * QUARTER_HOUR);
+    o = first === intlOffset(tz, slot * QUARTER_HOUR + QUARTER_HOUR - 1000) ? first : NaN;
+    if (slots.size >= SLOT_CACHE_MAX) slots.clear();
+    slots.set(slot, o);
+  }
+  return Number.isNaN(o) ? intlOffset(tz, floored) : o;
 }
 
 /** The instant of a wall time in a zone (gap → forward, overlap → earlier). */
