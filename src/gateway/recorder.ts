@@ -28,10 +28,17 @@ export function createRecorder(o: RecorderOptions): Recorder {
   let inflight: Promise<void> = Promise.resolve();
   let closed = false;
   const maxHeld = o.maxHeld ?? 100_000;
+  let queued = false;
 
+  // Writes what is buffered when the run starts, no more: events that arrive meanwhile wait for
+  // the next tick. Draining until empty made a busy gateway write back-to-back transactions of a
+  // few events each (~75/s at 500 req/s instead of 20), and every round trip to the database
+  // costs CPU in this process and in PostgreSQL on the same cores as the requests.
   const run = async () => {
-    while (buf.length) {
-      const batch = buf.splice(0, o.maxEvents);
+    let n = buf.length;
+    while (n > 0) {
+      const batch = buf.splice(0, Math.min(n, o.maxEvents));
+      n -= batch.length;
       try {
         await o.ingest(batch);
       } catch (err) {
@@ -52,7 +59,14 @@ export function createRecorder(o: RecorderOptions): Recorder {
       clearTimeout(timer);
       timer = undefined;
     }
-    inflight = inflight.then(run);
+    // One run waiting behind the one in flight is enough: it takes everything buffered by then.
+    if (!queued) {
+      queued = true;
+      inflight = inflight.then(() => {
+        queued = false;
+        return run();
+      });
+    }
     return inflight;
   };
   const schedule = () => {
