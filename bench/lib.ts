@@ -38,7 +38,9 @@ export interface Server {
 export async function startServer(env: Record<string, string>): Promise<Server> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tollgate-bench-'));
-  const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), path.join(ROOT, 'bin/tollgate.mjs'), 'serve'], {
+  // BENCH_SERVER_FLAGS: extra node/V8 flags for the server process (e.g. GC experiments).
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), path.join(ROOT, 'bin/tollgate.mjs'), 'serve'], {
     env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, TOLLGATE_BOOTSTRAP_KEY: BENCH_KEY, TOLLGATE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
