@@ -241,31 +241,9 @@ export function createEngine(opts: EngineOptions): PricingEngine {
     }
     const batchDiscount = isBatch ? (compiled.batch_discount ?? batch[res.provider] ?? null) : null;
     const discount = discountRows.length ? discountFor(res.provider, team, t) : null;
-    if (!isBatch && !discount) {
-      // The usual event: no discount fields (a snapshot lives as long as its batch and is stored
-      // with every event, so it carries only what applies).
-      return {
-        provider,
-        model: modelId,
-        model_requested: res.model,
-        region: res.region,
-        source,
-        catalog: label,
-        effective_from: effective,
-        tier_above: result.tier_above,
-        prices: result.prices as Record<string, string>,
-        breakdown: result.breakdown,
-        cost: result.cost,
-      };
-    }
-    let cost = result.cost;
-    if ((batchDiscount !== null && batchDiscount !== '0') || discount) {
-      let f = ONE;
-      if (batchDiscount !== null) f = f.minus(batchDiscount);
-      if (discount) f = f.times(HUNDRED.minus(discount.percent).div(HUNDRED));
-      cost = new Money(result.cost).times(f).toFixed();
-    }
-    return {
+    // A snapshot lives as long as its batch and is stored with every event, so the usual one
+    // carries only what applies; the discount fields come only with a discount.
+    const snapshot: PriceSnapshot = {
       provider,
       model: modelId,
       model_requested: res.model,
@@ -276,6 +254,18 @@ export function createEngine(opts: EngineOptions): PricingEngine {
       tier_above: result.tier_above,
       prices: result.prices as Record<string, string>,
       breakdown: result.breakdown,
+      cost: result.cost,
+    };
+    if (!isBatch && !discount) return snapshot;
+    let cost = result.cost;
+    if ((batchDiscount !== null && batchDiscount !== '0') || discount) {
+      let f = ONE;
+      if (batchDiscount !== null) f = f.minus(batchDiscount);
+      if (discount) f = f.times(HUNDRED.minus(discount.percent).div(HUNDRED));
+      cost = new Money(result.cost).times(f).toFixed();
+    }
+    return {
+      ...snapshot,
       subtotal: result.cost,
       batch: isBatch,
       batch_discount: batchDiscount,
