@@ -81,7 +81,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
 
   // rollups + usage queries + export + summary (src/rollups, src/analysis/summary)
   const closers: Array<() => void> = [];
-  const rollups = wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store, onClose: (fn) => closers.push(fn) });
+  const rollups = await wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store, logger, onClose: (fn) => closers.push(fn) });
 
   // meters, media sessions, resource snapshots (src/meters) + scheduler and retention (src/jobs)
   const meters = await wireMeters({ server, db, hooks, keys, clock, logger, tz: config.tz, config: config.meters, rollups });

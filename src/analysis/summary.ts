@@ -47,6 +47,7 @@ export async function summary(rollups: RollupService, tz: string, now: Date, bin
     ranges.map((w) => (w.end.getTime() > w.start.getTime() ? w : { start: w.start, end: w.start })),
     ['provider'],
     bind,
+    tz,
   );
   const totals = [zeroMeasures(), zeroMeasures(), zeroMeasures()];
   const providers = new Map<string | null, Measures[]>();

@@ -10,7 +10,7 @@ export function rollupsCommand(program: Command) {
   cmd
     .command('rebuild')
     .description(
-      'recompute every rollup over the whole UTC months covering [from, to) from the stored raw events. ' +
+      'recompute every rollup over the whole months (UTC, and in the report zone) covering [from, to) from the stored raw events. ' +
         'Only for months whose raw events are all still stored (retention deletes raw events, never rollups).',
     )
     .requiredOption('--from <time>', 'RFC 3339 start')
@@ -21,8 +21,9 @@ export function rollupsCommand(program: Command) {
       if (!from) fail('--from must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z', 2);
       if (!to) fail('--to must be an RFC 3339 timestamp such as 2026-02-01T00:00:00Z', 2);
       if (!(from < to)) fail('--from must be before --to', 2);
-      await withDb(configOrExit(), async (db) => {
-        const r = await rollupService(db, eventStore(db)).rebuild(from, to);
+      const config = configOrExit();
+      await withDb(config, async (db) => {
+        const r = await rollupService(db, eventStore(db), { zone: config.tz }).rebuild(from, to);
         process.stdout.write(`rebuilt rollups for ${r.from.toISOString()} .. ${r.to.toISOString()}\n`);
       });
     });

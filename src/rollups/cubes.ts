@@ -1,5 +1,5 @@
 import { Money, money, type Money as MoneyT } from '../shared/money.ts';
-import { DAY, HOUR, QUARTER_HOUR } from '../shared/time.ts';
+import { DAY, HOUR, QUARTER_HOUR, startOf, startOfNext } from '../shared/time.ts';
 
 /** The DESIGN.md usage dimensions. */
 export const DIMS = ['subject', 'team', 'project', 'api_key', 'provider', 'model', 'region', 'feature'] as const;
@@ -9,15 +9,22 @@ export const MEASURES = ['requests', 'unpriced_requests', 'input_tokens', 'outpu
 export type Measure = (typeof MEASURES)[number];
 export const COUNT_MEASURES = MEASURES.filter((m) => m !== 'cost') as Exclude<Measure, 'cost'>[];
 
-/** UTC bucket grains: 1 = 15 min, 2 = hour, 3 = day, 4 = month. */
-export type Grain = 1 | 2 | 3 | 4;
-export const GRAIN_NAMES: Record<Grain, string> = { 1: '15m', 2: 'hour', 3: 'day', 4: 'month' };
+/**
+ * Bucket grains: 1 = 15 min, 2 = hour, 3 = day, 4 = month (UTC); 5 = day and 6 = month in the
+ * deployment's report zone (config `tz`), kept only when that zone is not UTC.
+ */
+export type Grain = 1 | 2 | 3 | 4 | 5 | 6;
+export const GRAIN_NAMES: Record<Grain, string> = { 1: '15m', 2: 'hour', 3: 'day', 4: 'month', 5: 'zone day', 6: 'zone month' };
+/** The report-zone grains. */
+export const ZONE_GRAINS: readonly Grain[] = [5, 6];
+/** Day-level grains: retention's daily tier applies to them. */
+export const DAY_GRAINS: readonly Grain[] = [3, 5];
 
 export interface Cube {
   name: string;
   table: string;
   dims: readonly Dim[];
-  /** Finest first; always includes 1 (15 minutes). */
+  /** Finest first; always includes 1 (15 minutes). Grains 5 and 6 exist only with a report zone. */
   grains: readonly Grain[];
 }
 
@@ -27,31 +34,54 @@ export interface Cube {
  * bound ingest write amplification; it answers the rare queries that need every dimension.
  */
 export const CUBES: readonly Cube[] = [
-  { name: 'model', table: 'rollup_llm_model', dims: ['provider', 'model', 'region'], grains: [1, 2, 3, 4] },
-  { name: 'subject', table: 'rollup_llm_subject', dims: ['subject', 'team', 'project'], grains: [1, 2, 3, 4] },
-  { name: 'org', table: 'rollup_llm_org', dims: ['team', 'project', 'api_key', 'provider', 'model', 'region', 'feature'], grains: [1, 2, 3, 4] },
-  { name: 'all', table: 'rollup_llm_all', dims: DIMS, grains: [1, 3] },
+  { name: 'model', table: 'rollup_llm_model', dims: ['provider', 'model', 'region'], grains: [1, 2, 3, 4, 5, 6] },
+  { name: 'subject', table: 'rollup_llm_subject', dims: ['subject', 'team', 'project'], grains: [1, 2, 3, 4, 5, 6] },
+  { name: 'org', table: 'rollup_llm_org', dims: ['team', 'project', 'api_key', 'provider', 'model', 'region', 'feature'], grains: [1, 2, 3, 4, 5, 6] },
+  { name: 'all', table: 'rollup_llm_all', dims: DIMS, grains: [1, 3, 5] },
 ];
+
+/** The grains a cube keeps in a deployment: without a report zone, no zone grains. */
+export function grainsOf(cube: Cube, zone: string | null): Grain[] {
+  return cube.grains.filter((g) => zone !== null || !ZONE_GRAINS.includes(g));
+}
+
+/**
+ * The grains a query in `tz` is decomposed into: the report zone's own day and month when the
+ * query is in that zone, else the UTC ones; 15-minute and hour buckets serve both at the edges.
+ */
+export function queryGrains(cube: Cube, tz: string, zone: string | null): Grain[] {
+  const zoneFamily = zone !== null && tz === zone;
+  return cube.grains.filter((g) => g <= 2 || (zoneFamily ? ZONE_GRAINS.includes(g) : !ZONE_GRAINS.includes(g)));
+}
 
 export function chooseCube(needed: Iterable<Dim>): Cube {
   const need = [...new Set(needed)];
   return CUBES.find((c) => need.every((d) => c.dims.includes(d)))!;
 }
 
-// --- UTC grain alignment -------------------------------------------------------------------
+// --- Grain alignment ---------------------------------------------------------------------------
 
-export function floorGrain(t: number, g: Grain): number {
+function needZone(zone: string | null | undefined, g: Grain): string {
+  if (!zone) throw new Error(`grain ${g} needs the report zone`);
+  return zone;
+}
+
+export function floorGrain(t: number, g: Grain, zone?: string | null): number {
   if (g === 1) return Math.floor(t / QUARTER_HOUR) * QUARTER_HOUR;
   if (g === 2) return Math.floor(t / HOUR) * HOUR;
   if (g === 3) return Math.floor(t / DAY) * DAY;
+  if (g === 5) return startOf(needZone(zone, g), 'day', t).getTime();
+  if (g === 6) return startOf(needZone(zone, g), 'month', t).getTime();
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 }
 
-export function nextGrain(t: number, g: Grain): number {
+export function nextGrain(t: number, g: Grain, zone?: string | null): number {
   if (g === 1) return t + QUARTER_HOUR;
   if (g === 2) return t + HOUR;
   if (g === 3) return t + DAY;
+  if (g === 5) return startOfNext(needZone(zone, g), 'day', t).getTime();
+  if (g === 6) return startOfNext(needZone(zone, g), 'month', t).getTime();
   const d = new Date(t);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }
@@ -62,20 +92,23 @@ export interface Piece {
   end: number;
 }
 
+/** Coarsest first: a month before a day before an hour. */
+const COARSENESS: Record<Grain, number> = { 1: 1, 2: 2, 3: 3, 5: 3, 4: 4, 6: 4 };
+
 /**
- * Splits [start, end) (both on the 15-minute grid) into the fewest aligned buckets the cube has,
- * coarsest first where they fit, merging neighbours of one grain into a single range.
+ * Splits [start, end) (both on the 15-minute grid) into the fewest aligned buckets of the given
+ * grains, coarsest first where they fit, merging neighbours of one grain into a single range.
  */
-export function decompose(start: number, end: number, grains: readonly Grain[]): Piece[] {
+export function decompose(start: number, end: number, grains: readonly Grain[], zone?: string | null): Piece[] {
   if (start % QUARTER_HOUR !== 0 || end % QUARTER_HOUR !== 0) throw new Error('range is not on the 15-minute grid');
-  const coarsestFirst = [...grains].sort((a, b) => b - a);
+  const coarsestFirst = [...grains].sort((a, b) => COARSENESS[b] - COARSENESS[a]);
   const out: Piece[] = [];
   let cur = start;
   while (cur < end) {
     let taken = false;
     for (const g of coarsestFirst) {
-      if (floorGrain(cur, g) !== cur) continue;
-      const nx = nextGrain(cur, g);
+      if (floorGrain(cur, g, zone) !== cur) continue;
+      const nx = nextGrain(cur, g, zone);
       if (nx > end) continue;
       const last = out[out.length - 1];
       if (last && last.grain === g && last.end === cur) last.end = nx;
@@ -87,6 +120,55 @@ export function decompose(start: number, end: number, grains: readonly Grain[]):
     if (!taken) throw new Error('cube lacks the 15-minute grain');
   }
   return out;
+}
+
+/** A piece added (+1) or subtracted (−1). */
+export interface SignedPiece extends Piece {
+  sign: 1 | -1;
+}
+
+function bucketCount(ps: readonly Piece[], zone: string | null | undefined): number {
+  let n = 0;
+  for (const p of ps) {
+    if (p.grain === 1) n += (p.end - p.start) / QUARTER_HOUR;
+    else if (p.grain === 2) n += (p.end - p.start) / HOUR;
+    else for (let t = p.start; t < p.end; t = nextGrain(t, p.grain, zone)) n++;
+  }
+  return n;
+}
+
+/**
+ * Like decompose, but an edge of the range that is most of a day may be read as the whole day
+ * bucket minus the rest of that day, when that reads fewer buckets: a Kolkata day
+ * (18:30Z–18:30Z) is 7 buckets + a UTC day − 7 buckets = 15 rows per group instead of 27. Sums
+ * stay exact (integers and decimals); a group whose events all cancel has 0 requests and is
+ * dropped by the query.
+ */
+export function decomposeSigned(start: number, end: number, grains: readonly Grain[], zone?: string | null): SignedPiece[] {
+  const plus = (ps: Piece[]): SignedPiece[] => ps.map((p) => ({ ...p, sign: 1 }));
+  const day = grains.includes(5) ? 5 : grains.includes(3) ? 3 : null;
+  const fine = grains.filter((g) => g <= 2);
+  if (day === null) return plus(decompose(start, end, grains, zone));
+  const ds = floorGrain(start, day, zone);
+  const eFloor = floorGrain(end, day, zone);
+  const de = eFloor === end ? end : nextGrain(eFloor, day, zone);
+  let best: SignedPiece[] | null = null;
+  let bestCount = Infinity;
+  for (const left of ds < start ? [false, true] : [false]) {
+    for (const right of de > end ? [false, true] : [false]) {
+      const s = left ? ds : start;
+      const e = right ? de : end;
+      const pieces: SignedPiece[] = plus(decompose(s, e, grains, zone));
+      if (left) for (const p of decompose(ds, start, fine, zone)) pieces.push({ ...p, sign: -1 });
+      if (right) for (const p of decompose(end, de, fine, zone)) pieces.push({ ...p, sign: -1 });
+      const n = bucketCount(pieces, zone);
+      if (n < bestCount) {
+        best = pieces;
+        bestCount = n;
+      }
+    }
+  }
+  return best!;
 }
 
 // --- Aggregating a batch of events into rollup deltas ---------------------------------------
@@ -125,14 +207,15 @@ const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
  * Sums events (sign +1 to add, −1 to remove) into per-(grain, bucket, dims) deltas for one cube,
  * sorted by key so concurrent batches lock rollup rows in the same order (no deadlocks).
  */
-export function aggregate(cube: Cube, events: Array<{ facts: UsageFacts; sign: 1 | -1 }>): Delta[] {
+export function aggregate(cube: Cube, events: Array<{ facts: UsageFacts; sign: 1 | -1 }>, zone: string | null = null): Delta[] {
   const map = new Map<string, Delta>();
+  const grains = grainsOf(cube, zone);
   for (const { facts: e, sign } of events) {
     const t = new Date(e.time).getTime();
     const dims = cube.dims.map((d) => e[d] ?? null);
     const dimKey = dims.map((v) => (v === null ? '\u0000' : '\u0002' + v)).join('\u0001');
-    for (const g of cube.grains) {
-      const bucket = floorGrain(t, g);
+    for (const g of grains) {
+      const bucket = floorGrain(t, g, zone);
       const key = `${g}|${String(bucket).padStart(16, '0')}|${dimKey}`;
       let d = map.get(key);
       if (!d) {

@@ -1,12 +1,12 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { QUARTER_HOUR, TooManyWindowsError, formatInZone, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
+import { QUARTER_HOUR, TooManyWindowsError, formatInZone, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
 import type { StoredEvent, CostChange } from '../events/types.ts';
 import type { EventStore } from '../events/store.ts';
 import type { Db } from '../shared/db/index.ts';
-import { COUNT_MEASURES, CUBES, chooseCube, decompose, type Dim } from './cubes.ts';
-import { rollupStore, type Measures, type RollupRow, type RollupStore } from './store.ts';
+import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
+import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type RollupRow, type RollupStore } from './store.ts';
 
 export const MAX_WINDOWS = 10_000;
 
@@ -41,8 +41,14 @@ export interface RollupService {
     p: Omit<UsageParams, 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number },
     bind?: Binding,
   ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<Record<string, unknown> & { totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
-  /** Sums of several independent ranges at once (summary cards), optionally grouped. */
-  ranges(ranges: Window[], groupBy: Dim[], bind?: Binding): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
+  /** Sums of several independent ranges at once (summary cards), optionally grouped; `tz` is the zone they were cut in. */
+  ranges(ranges: Window[], groupBy: Dim[], bind?: Binding, tz?: string): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
+  /**
+   * At start: makes the report-zone grains match the configured zone. When the zone changed (or is
+   * new), drops the old zone's rows and rebuilds the new zone's from the raw events still stored;
+   * days before those are answered from UTC grains. Returns what it did, for the startup log.
+   */
+  init(): Promise<{ zone: string | null; rebuilt: boolean; since: string | null; refused?: string }>;
   /** Folds every pending ingest batch into the cubes (queries call it first; a timer calls it too). */
   drain(): Promise<number>;
   /**
@@ -51,7 +57,7 @@ export interface RollupService {
    * answered short.
    */
   prune(tiers: Record<string, number | null>, now: Date): Promise<{ fine_before: string | null; day_before: string | null }>;
-  /** Recomputes the cubes over whole UTC months covering [from, to) from raw events (backfill). */
+  /** Recomputes the cubes over whole months covering [from, to) from raw events (backfill). */
   rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
   hooks: {
     afterInsert: (tx: Queryable, rows: StoredEvent[]) => Promise<void>;
@@ -127,8 +133,51 @@ const ROLLUP_LOCK = 7_401_003;
 /** Pending batches folded per drain transaction. */
 const DRAIN_BATCHES = 100;
 
-export function rollupService(db: Db, events: EventStore): RollupService {
-  const store = rollupStore(db);
+/**
+ * Report-zone buckets are cut by PostgreSQL (its tz database) and read back by windows cut in JS
+ * (Intl's). For every local day 2000–2040 the bucket PostgreSQL labels it with must fall inside
+ * the day as JS bounds it, and JS's day start must lie on the 15-minute grid. (Where midnight
+ * repeats in a fall-back, PostgreSQL labels the day with the later midnight and JS starts it at
+ * the earlier one: the label differs, the events in the day do not.) A zone failing this gets no
+ * zone grains; its queries read UTC buckets, exactly as before.
+ */
+export async function zoneDisagreement(q: Queryable, zone: string): Promise<string | null> {
+  const r = await q.query<{ d: string; t: Date | string }>(
+    `SELECT to_char(d, 'YYYY-MM-DD') AS d, (d::timestamp AT TIME ZONE ${zoneLiteral(zone)}) AS t
+     FROM generate_series(timestamp '2000-01-01', timestamp '2041-01-01', interval '1 day') AS d`,
+  );
+  const jsStart = (d: string) => {
+    const [y, m, day] = d.split('-').map(Number) as [number, number, number];
+    return wallToInstant(zone, { year: y, month: m, day, hour: 0, minute: 0, second: 0 }).getTime();
+  };
+  let start = jsStart(r.rows[0]!.d);
+  for (let i = 0; i + 1 < r.rows.length; i++) {
+    const row = r.rows[i]!;
+    const next = jsStart(r.rows[i + 1]!.d);
+    const pg = new Date(row.t).getTime();
+    if (start % QUARTER_HOUR !== 0) return `${zone}: ${row.d} starts off the 15-minute grid`;
+    if (pg < start || pg >= next) return `${zone}: the database puts ${row.d} at ${new Date(pg).toISOString()}, outside the day as Node's time zone data bounds it`;
+    start = next;
+  }
+  return null;
+}
+
+export interface RollupOptions {
+  /** The deployment's report zone (config `tz`): day and month rollups are also kept in it. */
+  zone?: string;
+}
+
+const isUtc = (tz: string) => tz === 'UTC' || tz === 'Etc/UTC';
+
+export function rollupService(db: Db, events: EventStore, opts: RollupOptions = {}): RollupService {
+  // The zone whose grains the cubes hold; null until init() has checked it (and for UTC).
+  let zone: string | null = null;
+  let zoneSince = -Infinity;
+  let store = rollupStore(db, null);
+  // Every path that writes or reads zone grains waits for init() (which the server also calls at
+  // start): folding before the zone is known would leave zone buckets short.
+  let ready: ReturnType<RollupService['init']> | null = null;
+  const ensureInit = () => svc.init();
 
   async function claimPending(tx: Queryable, limit: number | null): Promise<string[]> {
     const r = await tx.query<{ seqs: Array<string | number> }>(
@@ -141,6 +190,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
   }
 
   async function drain(): Promise<number> {
+    await ensureInit();
     let folded = 0;
     for (;;) {
       const any = await db.query('SELECT 1 FROM rollup_pending LIMIT 1');
@@ -166,12 +216,24 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     return { fine: at(row.fine), day: at(row.day), pending: row.pending };
   }
 
-  async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, top?: { measure: TopMeasure; limit: number }) {
+  /**
+   * A window's buckets: in the report zone, its own day and month buckets from the day they are
+   * complete (zoneSince), UTC ones before; in any other zone, UTC ones.
+   */
+  function piecesOf(cube: (typeof CUBES)[number], tz: string, start: number, end: number): SignedPiece[] {
+    const utc = queryGrains(cube, 'UTC', zone);
+    if (zone === null || tz !== zone) return decomposeSigned(start, end, utc);
+    const cut = Math.min(Math.max(start, zoneSince), end);
+    return [...(cut > start ? decomposeSigned(start, cut, utc) : []), ...(end > cut ? decomposeSigned(cut, end, queryGrains(cube, tz, zone), zone) : [])];
+  }
+
+  async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, tz: string, top?: { measure: TopMeasure; limit: number }) {
+    await ensureInit();
     const cube = chooseCube([...groupBy, ...(Object.keys(filters) as Dim[]).filter((d) => filters[d]?.length)]);
-    const pieces = windows.flatMap((w, i) => decompose(w.start.getTime(), w.end.getTime(), cube.grains).map((p) => ({ ...p, w: i })));
+    const pieces = windows.flatMap((w, i) => piecesOf(cube, tz, w.start.getTime(), w.end.getTime()).map((p) => ({ ...p, w: i })));
     if (!pieces.length) return [];
     const h = await state(db);
-    const lost = pieces.find((p) => (p.grain <= 2 && p.start < h.fine) || (p.grain === 3 && p.start < h.day));
+    const lost = pieces.find((p) => (p.grain <= 2 && p.start < h.fine) || (DAY_GRAINS.includes(p.grain) && p.start < h.day));
     if (lost) {
       const before = new Date(lost.grain <= 2 ? h.fine : h.day).toISOString();
       throw new ApiError(
@@ -186,6 +248,55 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     return store.query({ cube, pieces, groupBy, filters, top });
   }
 
+  async function initZone(): Promise<Awaited<ReturnType<RollupService['init']>>> {
+    const want = opts.zone && !isUtc(opts.zone) ? opts.zone : null;
+    const got = await getSetting(db, 'report_zone');
+    if ((got || null) === want) {
+      zone = want;
+      store = rollupStore(db, zone);
+      const since = await getSetting(db, 'zone_since');
+      zoneSince = since ? new Date(since).getTime() : -Infinity;
+      return { zone, rebuilt: false, since };
+    }
+    const refused = want ? await zoneDisagreement(db, want) : null;
+    const next = refused ? null : want;
+    const nextStore = rollupStore(db, next);
+    const since = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+      // Pending batches are folded with the new zone's grains; the old zone's rows go.
+      await nextStore.fold(tx, await claimPending(tx, null));
+      for (const cube of CUBES) await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[])`, [ZONE_GRAINS]);
+      let sinceIso: string | null = null;
+      if (next) {
+        const span = await tx.query<{ lo: Date | string | null; hi: Date | string | null }>("SELECT min(time) AS lo, max(time) AS hi FROM events WHERE type = 'llm.usage'");
+        const lo = span.rows[0]!.lo === null ? null : new Date(span.rows[0]!.lo).getTime();
+        const hi = span.rows[0]!.hi === null ? null : new Date(span.rows[0]!.hi).getTime();
+        // Only the zone grains: the UTC ones may hold events retention has since deleted.
+        if (lo !== null && hi !== null) await nextStore.rebuild(tx, new Date(lo), new Date(hi + 1), { only: 'zone' });
+        // Rollups older than the oldest raw event mean retention deleted raw events: zone days
+        // are complete only from the first one that starts at or after the oldest raw event
+        // (or, with no raw events left, after the newest rollup).
+        const older = await tx.query<{ b: Date | string | null }>(
+          `SELECT max(bucket) AS b FROM ${CUBES[0]!.table} WHERE grain = 1 AND ($1::timestamptz IS NULL OR bucket < $1)`,
+          [lo === null ? null : new Date(Math.floor(lo / QUARTER_HOUR) * QUARTER_HOUR).toISOString()],
+        );
+        const b = older.rows[0]!.b;
+        if (b !== null) {
+          const from = lo ?? new Date(b).getTime() + QUARTER_HOUR;
+          const since = startOf(next, 'day', from).getTime() === from ? from : startOfNext(next, 'day', from).getTime();
+          sinceIso = new Date(since).toISOString();
+        }
+      }
+      await putSetting(tx, 'report_zone', next ?? '');
+      await putSetting(tx, 'zone_since', sinceIso ?? '');
+      return sinceIso;
+    });
+    zone = next;
+    store = nextStore;
+    zoneSince = since ? new Date(since).getTime() : -Infinity;
+    return { zone, rebuilt: true, since, ...(refused ? { refused } : {}) };
+  }
+
   function toRow(labels: Array<[string, string]>, r: RollupRow, groupBy: Dim[]): UsageRow {
     const [ws, we] = labels[r.w]!;
     const row: Record<string, unknown> = { window_start: ws, window_end: we };
@@ -194,7 +305,9 @@ export function rollupService(db: Db, events: EventStore): RollupService {
   }
 
   const svc: RollupService = {
-    store,
+    get store() {
+      return store;
+    },
     async usage(p, bind) {
       const rows: UsageRow[] = [];
       const totals = zeroMeasures();
@@ -217,7 +330,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       const CHUNK = p.groupBy.length ? 96 : 2000;
       for (let i = 0; i < windows.length; i += CHUNK) {
         const part = windows.slice(i, i + CHUNK);
-        const rows = await run(part, p.groupBy, filters);
+        const rows = await run(part, p.groupBy, filters, p.tz);
         // Format each window's bounds once (Intl is slow), not once per row.
         const labels = part.map((w): [string, string] => [formatInZone(p.tz, w.start), formatInZone(p.tz, w.end)]);
         yield rows.map((r) => toRow(labels, r, p.groupBy)).filter((r) => !isEmpty(r));
@@ -227,7 +340,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     async top(p, bind) {
       checkRange(p.from, p.to);
       const filters = boundFilters(p.filters, bind);
-      const rows = await run([{ start: p.from, end: p.to }], [p.by], filters, { measure: p.measure, limit: p.limit });
+      const rows = await run([{ start: p.from, end: p.to }], [p.by], filters, p.tz, { measure: p.measure, limit: p.limit });
       return rows.map((r, i) => ({ rank: i + 1, [p.by]: r.dims[p.by] ?? null, ...measuresOf(r) }));
     },
 
@@ -235,13 +348,13 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       checkRange(p.from, p.to);
       const filters = boundFilters(p.filters, bind);
       const windows = reportWindows(p.tz, p.window, p.from, p.to);
-      const top = await run([{ start: p.from, end: p.to }], [p.by], filters, { measure: p.measure, limit: p.limit });
+      const top = await run([{ start: p.from, end: p.to }], [p.by], filters, p.tz, { measure: p.measure, limit: p.limit });
       const wins = windows.map((w) => ({ window_start: formatInZone(p.tz, w.start), window_end: formatInZone(p.tz, w.end) }));
       if (!top.length) return { windows: wins, series: [] };
       // Series for exactly the top values (NULL is a value too: events without that dimension).
       const values = top.map((t) => t.dims[p.by] ?? null);
       const nonNull = values.filter((v): v is string => v !== null);
-      const rows = await run(windows, [p.by], nonNull.length === values.length ? { ...filters, [p.by]: nonNull } : filters);
+      const rows = await run(windows, [p.by], nonNull.length === values.length ? { ...filters, [p.by]: nonNull } : filters, p.tz);
       const byValue = new Map<string | null, Map<number, Measures>>();
       for (const r of rows) {
         const v = r.dims[p.by] ?? null;
@@ -265,9 +378,9 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       };
     },
 
-    async ranges(ranges, groupBy, bind) {
+    async ranges(ranges, groupBy, bind, tz = 'UTC') {
       const filters = boundFilters({}, bind);
-      const rows = await run(ranges, groupBy, filters);
+      const rows = await run(ranges, groupBy, filters, tz);
       return rows.map((r) => ({ w: r.w, dims: r.dims, ...measuresOf(r) }));
     },
 
@@ -282,7 +395,7 @@ export function rollupService(db: Db, events: EventStore): RollupService {
       const day = horizon(tiers.daily);
       return db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
-        for (const [grains, before, key] of [[[1, 2], fine, 'fine_pruned_before'], [[3], day, 'day_pruned_before']] as const) {
+        for (const [grains, before, key] of [[[1, 2], fine, 'fine_pruned_before'], [DAY_GRAINS, day, 'day_pruned_before']] as const) {
           if (!before) continue;
           for (const cube of CUBES) await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket < $2`, [grains, before]);
           await tx.query(
@@ -298,18 +411,18 @@ export function rollupService(db: Db, events: EventStore): RollupService {
     },
 
     async rebuild(from, to, opts) {
+      await ensureInit();
       return db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
-        // Pending events inside the range are counted by the rebuild itself; fold the others.
-        const pending = await events.bySeqs(tx, await claimPending(tx, null));
-        const range = await store.rebuild(tx, from, to, opts);
-        const outside = pending.filter((e) => {
-          const t = new Date(e.time).getTime();
-          return t < range.from.getTime() || t >= range.to.getTime();
-        });
-        await store.apply(tx, outside.filter((e) => e.type === 'llm.usage').map((e) => ({ facts: e, sign: 1 as const })));
-        return range;
+        // Fold everything pending first: the rebuild then recomputes its months from the raw
+        // events (pending ones included) and the folded events outside them stay counted once.
+        await store.fold(tx, await claimPending(tx, null));
+        return store.rebuild(tx, from, to, opts);
       });
+    },
+
+    init() {
+      return (ready ??= initZone());
     },
 
     hooks: {
@@ -318,6 +431,9 @@ export function rollupService(db: Db, events: EventStore): RollupService {
         if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs]);
       },
       async afterCostChange(tx, changes) {
+        // Not ensureInit(): it opens a transaction of its own, and this runs inside one.
+        if (!ready) throw new Error('rollups: init() must run before repricing');
+        await ready;
         // Under the lock no drain runs: an event still pending will be folded with its new cost
         // later, so only events already in the cubes take the difference now.
         await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);

@@ -1,12 +1,25 @@
 import type { Queryable } from '../shared/db/index.ts';
-import { CUBES, COUNT_MEASURES, MEASURES, aggregate, floorGrain, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
+import { CUBES, COUNT_MEASURES, MEASURES, ZONE_GRAINS, aggregate, floorGrain, grainsOf, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
 
-const BUCKET_SQL: Record<Grain, (col: string) => string> = {
-  1: (c) => `date_bin('15 minutes', ${c}, timestamptz '2000-01-01 00:00:00+00')`,
-  2: (c) => `date_trunc('hour', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
-  3: (c) => `date_trunc('day', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
-  4: (c) => `date_trunc('month', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
-};
+/** A zone name as an SQL literal (config validated it as an IANA zone; quotes doubled anyway). */
+export const zoneLiteral = (zone: string) => `'${zone.replace(/'/g, "''")}'`;
+
+/** The bucket of a timestamptz column at a grain; grains 5 and 6 need the report zone. */
+export function bucketSql(g: Grain, c: string, zone: string | null): string {
+  switch (g) {
+    case 1:
+      return `date_bin('15 minutes', ${c}, timestamptz '2000-01-01 00:00:00+00')`;
+    case 2:
+      return `date_trunc('hour', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+    case 3:
+      return `date_trunc('day', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+    case 4:
+      return `date_trunc('month', ${c} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`;
+  }
+  if (!zone) throw new Error(`grain ${g} needs the report zone`);
+  const z = zoneLiteral(zone);
+  return `date_trunc('${g === 5 ? 'day' : 'month'}', ${c} AT TIME ZONE ${z}) AT TIME ZONE ${z}`;
+}
 
 function upsertSql(cube: Cube): string {
   const cols = ['grain', 'bucket', ...cube.dims, ...MEASURES];
@@ -40,14 +53,14 @@ export interface RollupStore {
    * correct while the raw events of those months are all still stored (retention deletes raw
    * events, never rollups): use it to backfill, not as routine maintenance.
    */
-  rebuild(tx: Queryable, from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
+  rebuild(tx: Queryable, from: Date, to: Date, opts?: { bulk?: boolean; only?: 'zone' }): Promise<{ from: Date; to: Date }>;
   query(q: RollupQuery): Promise<RollupRow[]>;
 }
 
 export interface RollupQuery {
   cube: Cube;
-  /** Pieces tagged with the window index they belong to. */
-  pieces: Array<Piece & { w: number }>;
+  /** Pieces tagged with the window index they belong to; a piece with sign −1 is subtracted. */
+  pieces: Array<Piece & { w: number; sign?: 1 | -1 }>;
   groupBy: Dim[];
   filters: Partial<Record<Dim, string[]>>;
   /** ORDER BY a measure desc and LIMIT (top queries); else ordered by window then dims. */
@@ -72,10 +85,13 @@ export interface RollupRow extends Measures {
   dims: Record<string, string | null>;
 }
 
+/** A rollup column as the query sums it: negated on subtracted pieces (only when there are any). */
+const term = (col: string, signed: boolean) => (signed ? `CASE WHEN p.sign = 1 THEN ${col} ELSE -${col} END` : col);
+
 const TOP_EXPR = {
-  cost: 'sum(r.cost)',
-  requests: 'sum(r.requests)',
-  tokens: 'sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)',
+  cost: (signed: boolean) => `sum(${term('r.cost', signed)})`,
+  requests: (signed: boolean) => `sum(${term('r.requests', signed)})`,
+  tokens: (signed: boolean) => `sum(${term('(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_tokens)', signed)})`,
 };
 
 /**
@@ -83,15 +99,16 @@ const TOP_EXPR = {
  * grain is upserted from them with GROUPING SETS, so the rows never move into JS and a fold is a
  * single round trip. Each grouping set is one grain; its bucket column is the only non-NULL one.
  */
-const FOLD_SQL = (() => {
-  const grains = [...new Set(CUBES.flatMap((c) => c.grains))].sort();
+function foldSql(zone: string | null): string {
+  const grains = [...new Set(CUBES.flatMap((c) => grainsOf(c, zone)))].sort();
   const ctes = CUBES.map((cube, i) => {
     const dims = cube.dims.join(', ');
-    const sets = cube.grains.map((g) => `(b${g}, ${dims})`).join(', ');
-    const grain = `CASE ${cube.grains.map((g) => `WHEN GROUPING(b${g}) = 0 THEN ${g}`).join(' ')} END`;
+    const own = grainsOf(cube, zone);
+    const sets = own.map((g) => `(b${g}, ${dims})`).join(', ');
+    const grain = `CASE ${own.map((g) => `WHEN GROUPING(b${g}) = 0 THEN ${g}`).join(' ')} END`;
     return `c${i} AS (
   INSERT INTO ${cube.table} AS r (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-  SELECT ${grain}, COALESCE(${cube.grains.map((g) => `b${g}`).join(', ')}), ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+  SELECT ${grain}, COALESCE(${own.map((g) => `b${g}`).join(', ')}), ${dims}, count(*), count(*) FILTER (WHERE unpriced),
     coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
     coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
   FROM e GROUP BY GROUPING SETS (${sets})
@@ -102,14 +119,18 @@ ${MEASURES.map((m) => `    ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}
   return `WITH e AS MATERIALIZED (
   SELECT subject, team, project, api_key, provider, model, region, feature, unpriced,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost,
-    ${grains.map((g) => `${BUCKET_SQL[g]('time')} AS b${g}`).join(', ')}
+    ${grains.map((g) => `${bucketSql(g, 'time', zone)} AS b${g}`).join(', ')}
   FROM events WHERE seq = ANY($1::bigint[]) AND type = 'llm.usage'
 ),
 ${ctes.join(',\n')}
 SELECT 1`; // data-modifying CTEs run to completion whether or not the query reads them
-})();
+}
 
-export function rollupStore(db: Queryable): RollupStore {
+/**
+ * @param zone the deployment's report zone (grains 5 and 6), or null when it is UTC.
+ */
+export function rollupStore(db: Queryable, zone: string | null = null): RollupStore {
+  const FOLD_SQL = foldSql(zone);
   return {
     async fold(tx, seqs) {
       if (!seqs.length) return;
@@ -118,75 +139,98 @@ export function rollupStore(db: Queryable): RollupStore {
 
     async apply(tx, events) {
       if (!events.length) return;
-      for (const cube of CUBES) await applyDeltas(tx, cube, aggregate(cube, events));
+      for (const cube of CUBES) await applyDeltas(tx, cube, aggregate(cube, events, zone));
     },
 
     async rebuild(tx, from, to, opts = {}) {
-      const start = floorGrain(from.getTime(), 4);
-      let end = floorGrain(to.getTime(), 4);
-      if (end < to.getTime()) end = nextGrain(end, 4);
-      const s = new Date(start).toISOString();
-      const e = new Date(end).toISOString();
+      // Each family of grains over its own whole months: UTC months for grains 1–4, report-zone
+      // months for grains 5–6 (the two never line up, so neither range can serve both).
+      const monthsCovering = (g: 4 | 6): [number, number] => {
+        const start = floorGrain(from.getTime(), g, zone);
+        let end = floorGrain(to.getTime(), g, zone);
+        if (end < to.getTime()) end = nextGrain(end, g, zone);
+        return [start, end];
+      };
+      const families: Array<{ grains: Grain[]; range: [number, number] }> = [];
+      if (opts.only !== 'zone') families.push({ grains: [1, 2, 3, 4], range: monthsCovering(4) });
+      if (zone) families.push({ grains: [...ZONE_GRAINS], range: monthsCovering(6) });
+      if (!families.length) return { from, to };
       for (const cube of CUBES) {
-        await tx.query(`DELETE FROM ${cube.table} WHERE bucket >= $1 AND bucket < $2`, [s, e]);
+        const own = grainsOf(cube, zone);
+        const dims = cube.dims.join(', ');
+        for (const f of families) {
+          const [s, e] = f.range.map((t) => new Date(t).toISOString());
+          await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket >= $2 AND bucket < $3`, [f.grains, s, e]);
+        }
         // bulk: drop the key index while loading and build it once at the end (backfills of big
         // histories; the table is locked for the transaction anyway).
         if (opts.bulk) await tx.query(`DROP INDEX ${cube.table}_key`);
-        const dims = cube.dims.join(', ');
-        // Finest grain from the raw events, each coarser grain from the one below it.
-        let prev: Grain | undefined;
-        for (const g of cube.grains) {
-          const sums = MEASURES.map((m) => `sum(${m})`).join(', ');
-          if (prev === undefined) {
-            await tx.query(
-              `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-               SELECT ${g}, ${BUCKET_SQL[g]('time')} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
-                 coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
-                 coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
-               FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
-               GROUP BY b, ${dims}`,
-              [s, e],
-            );
-          } else {
-            await tx.query(
-              `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-               SELECT ${g}, ${BUCKET_SQL[g]('bucket')} AS b, ${dims}, ${sums}
-               FROM ${cube.table} WHERE grain = ${prev} AND bucket >= $1 AND bucket < $2
-               GROUP BY b, ${dims}`,
-              [s, e],
-            );
+        for (const f of families) {
+          const [s, e] = f.range.map((t) => new Date(t).toISOString());
+          // The family's finest grain from the raw events, each coarser grain from the one below it.
+          let prev: Grain | undefined;
+          for (const g of own.filter((x) => f.grains.includes(x))) {
+            const sums = MEASURES.map((m) => `sum(${m})`).join(', ');
+            if (prev === undefined) {
+              await tx.query(
+                `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+                 SELECT ${g}, ${bucketSql(g, 'time', zone)} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+                   coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+                   coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
+                 FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
+                 GROUP BY b, ${dims}`,
+                [s, e],
+              );
+            } else {
+              await tx.query(
+                `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+                 SELECT ${g}, ${bucketSql(g, 'bucket', zone)} AS b, ${dims}, ${sums}
+                 FROM ${cube.table} WHERE grain = ${prev} AND bucket >= $1 AND bucket < $2
+                 GROUP BY b, ${dims}`,
+                [s, e],
+              );
+            }
+            prev = g;
           }
-          prev = g;
         }
         if (opts.bulk) await tx.query(`CREATE UNIQUE INDEX ${cube.table}_key ON ${cube.table} (grain, bucket, ${dims}) NULLS NOT DISTINCT`);
       }
-      return { from: new Date(start), to: new Date(end) };
+      const starts = families.map((f) => f.range[0]);
+      const ends = families.map((f) => f.range[1]);
+      return { from: new Date(Math.min(...starts)), to: new Date(Math.max(...ends)) };
     },
 
     async query(q) {
       const { cube, pieces, groupBy } = q;
-      const params: unknown[] = [pieces.map((p) => p.w), pieces.map((p) => p.grain), pieces.map((p) => new Date(p.start).toISOString()), pieces.map((p) => new Date(p.end).toISOString())];
+      const params: unknown[] = [
+        pieces.map((p) => p.w),
+        pieces.map((p) => p.grain),
+        pieces.map((p) => new Date(p.start).toISOString()),
+        pieces.map((p) => new Date(p.end).toISOString()),
+        pieces.map((p) => p.sign ?? 1),
+      ];
       const where: string[] = [];
       for (const [dim, values] of Object.entries(q.filters) as Array<[Dim, string[]]>) {
         if (!values?.length) continue;
         params.push(values);
         where.push(`r.${dim} = ANY($${params.length}::text[])`);
       }
+      const signed = pieces.some((p) => p.sign === -1);
       const dimCols = groupBy.map((d) => `r.${d}`);
       const group = ['p.w', ...dimCols];
       let tail = `ORDER BY ${group.join(', ')}`;
       if (q.top) {
         params.push(q.top.limit);
-        tail = `ORDER BY ${TOP_EXPR[q.top.measure]} DESC, ${dimCols.length ? dimCols.map((c) => `${c} NULLS LAST`).join(', ') : 'p.w'} LIMIT $${params.length}`;
+        tail = `ORDER BY ${TOP_EXPR[q.top.measure](signed)} DESC, ${dimCols.length ? dimCols.map((c) => `${c} NULLS LAST`).join(', ') : 'p.w'} LIMIT $${params.length}`;
       }
       const sql = `SELECT p.w AS w${groupBy.map((d) => `, r.${d} AS ${d}`).join('')},
-  ${COUNT_MEASURES.map((m) => `sum(r.${m})::text AS ${m}`).join(', ')}, sum(r.cost)::text AS cost
-FROM unnest($1::int[], $2::smallint[], $3::timestamptz[], $4::timestamptz[]) AS p(w, grain, s, e)
+  ${COUNT_MEASURES.map((m) => `sum(${term(`r.${m}`, signed)})::text AS ${m}`).join(', ')}, sum(${term('r.cost', signed)})::text AS cost
+FROM unnest($1::int[], $2::smallint[], $3::timestamptz[], $4::timestamptz[], $5::int[]) AS p(w, grain, s, e, sign)
 CROSS JOIN LATERAL (
   SELECT * FROM ${cube.table} r WHERE r.grain = p.grain AND r.bucket >= p.s AND r.bucket < p.e${where.length ? ' AND ' + where.join(' AND ') : ''}
   OFFSET 0 -- a fence: keeps this a parameterised index range scan per piece instead of a hash join over the table
 ) r
-GROUP BY ${group.join(', ')}
+GROUP BY ${group.join(', ')}${signed ? `\nHAVING ${TOP_EXPR.requests(true)} <> 0 -- every event was subtracted again: no events in the window` : ''}
 ${tail}`;
       const r = await db.query<Record<string, unknown>>(sql, params);
       return r.rows.map((row) => ({
@@ -205,7 +249,16 @@ ${tail}`;
   };
 }
 
-/** Settings the rollups domain keeps (export anonymisation key). */
+export async function getSetting(db: Queryable, key: string): Promise<string | null> {
+  const r = await db.query<{ value: string }>('SELECT value FROM rollup_settings WHERE key = $1', [key]);
+  return r.rows[0]?.value || null;
+}
+
+export async function putSetting(db: Queryable, key: string, value: string): Promise<void> {
+  await db.query('INSERT INTO rollup_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
+}
+
+/** Settings the rollups domain keeps (export anonymisation key, report zone). */
 export async function getOrCreateSetting(db: Queryable, key: string, make: () => string): Promise<string> {
   await db.query('INSERT INTO rollup_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, make()]);
   const r = await db.query<{ value: string }>('SELECT value FROM rollup_settings WHERE key = $1', [key]);

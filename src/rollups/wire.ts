@@ -4,14 +4,28 @@ import type { Clock } from '../shared/clock.ts';
 import type { KeyService } from '../auth/service.ts';
 import type { IngestHooks } from '../events/types.ts';
 import type { EventStore } from '../events/store.ts';
+import type { Logger } from '../shared/log.ts';
 import { rollupService, type RollupService } from './service.ts';
 import { registerUsageRoutes } from './routes.ts';
 import { registerExportRoutes } from './export.ts';
 import { registerSummaryRoutes } from '../analysis/routes.ts';
 
 /** The rollups domain's one wiring call from src/app.ts. */
-export function wireRollups(d: { server: App; db: Db; hooks: IngestHooks; keys: KeyService; clock: Clock; tz: string; events: EventStore; onClose?: (fn: () => void) => void }): RollupService {
-  const rollups = rollupService(d.db, d.events);
+export async function wireRollups(d: {
+  server: App;
+  db: Db;
+  hooks: IngestHooks;
+  keys: KeyService;
+  clock: Clock;
+  tz: string;
+  events: EventStore;
+  logger?: Logger;
+  onClose?: (fn: () => void) => void;
+}): Promise<RollupService> {
+  const rollups = rollupService(d.db, d.events, { zone: d.tz });
+  const z = await rollups.init();
+  if (z.refused) d.logger?.warn(`rollups: no day rollups in the report zone (${z.refused}); queries in it read UTC hour buckets`);
+  else if (z.rebuilt && z.zone) d.logger?.info(`rollups: day and month rollups now kept in ${z.zone}${z.since ? ` (complete from ${z.since}; earlier days read UTC buckets)` : ''}`);
   // Fold pending batches in the background too, so queries rarely find much left to do.
   const timer = setInterval(() => void rollups.drain().catch(() => {}), 1000);
   timer.unref();
