@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { configOrExit, fail, withDb } from '../cli/common.ts';
 import { parseRfc3339 } from '../events/validate.ts';
 import { rollupService } from './service.ts';
-import { eventStore } from '../events/store.ts';
 
 /** `tollgate rollups rebuild --from --to`: recompute rollups from raw events (backfill). */
 export function rollupsCommand(program: Command) {
@@ -23,7 +22,7 @@ export function rollupsCommand(program: Command) {
       if (!(from < to)) fail('--from must be before --to', 2);
       const config = configOrExit();
       await withDb(config, async (db) => {
-        const r = await rollupService(db, eventStore(db), { zone: config.tz }).rebuild(from, to);
+        const r = await rollupService(db, { zone: config.tz }).rebuild(from, to);
         process.stdout.write(`rebuilt rollups for ${r.from.toISOString()} .. ${r.to.toISOString()}\n`);
       });
     });

@@ -3,7 +3,6 @@ import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, TooManyWindowsError, formatInZone, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
 import type { StoredEvent, CostChange } from '../events/types.ts';
-import type { EventStore } from '../events/store.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
 import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type RollupRow, type RollupStore } from './store.ts';
@@ -169,7 +168,7 @@ export interface RollupOptions {
 
 const isUtc = (tz: string) => tz === 'UTC' || tz === 'Etc/UTC';
 
-export function rollupService(db: Db, events: EventStore, opts: RollupOptions = {}): RollupService {
+export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
   // The zone whose grains the cubes hold; null until init() has checked it (and for UTC).
   let zone: string | null = null;
   let zoneSince = -Infinity;

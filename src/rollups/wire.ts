@@ -22,7 +22,7 @@ export async function wireRollups(d: {
   logger?: Logger;
   onClose?: (fn: () => void) => void;
 }): Promise<RollupService> {
-  const rollups = rollupService(d.db, d.events, { zone: d.tz });
+  const rollups = rollupService(d.db, { zone: d.tz });
   const z = await rollups.init();
   if (z.refused) d.logger?.warn(`rollups: no day rollups in the report zone (${z.refused}); queries in it read UTC hour buckets`);
   else if (z.rebuilt && z.zone) d.logger?.info(`rollups: day and month rollups now kept in ${z.zone}${z.since ? ` (complete from ${z.since}; earlier days read UTC buckets)` : ''}`);

@@ -5,7 +5,6 @@ import { openPglite } from '../../src/shared/db/pglite.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';
 import { loadMigrations, migrate, type Db } from '../../src/shared/db/index.ts';
 import { TEST_DB, TEST_DATABASE_URL } from '../helpers/db.ts';
-import { eventStore } from '../../src/events/store.ts';
 import { rollupService } from '../../src/rollups/service.ts';
 
 async function blankDb(): Promise<{ db: Db; done: () => Promise<void> }> {
@@ -40,7 +39,7 @@ describe('migration 0003', () => {
                 ('s', '3', 'other.type', null, '2026-03-02T23:50:00Z', '{}', null, null, null, null, null, null, null, null, null, false)`,
       );
       await migrate(db, all);
-      const svc = rollupService(db, eventStore(db));
+      const svc = rollupService(db);
       const r = await svc.usage({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-03T00:00:00Z'), tz: 'Asia/Seoul', window: 'day', groupBy: ['team'], filters: {} });
       expect(r.totals).toEqual({ requests: 2, unpriced_requests: 1, input_tokens: 30, output_tokens: 10, cache_read_tokens: 1, cache_write_tokens: 2, reasoning_tokens: 3, cost: '0.5' });
       expect(r.rows.map((x) => [x.window_start, x.team])).toEqual([
