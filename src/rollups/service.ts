@@ -421,7 +421,14 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     },
 
     init() {
-      return (ready ??= initZone());
+      if (!ready) {
+        ready = initZone();
+        // A failure (the database down) is retried by the next caller, not remembered forever.
+        ready.catch(() => {
+          ready = null;
+        });
+      }
+      return ready;
     },
 
     hooks: {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { freshDb } from '../helpers/db.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { zoneDisagreement } from '../../src/rollups/service.ts';
+import { rollupService, zoneDisagreement } from '../../src/rollups/service.ts';
 import type { Db } from '../../src/shared/db/index.ts';
 
 // Day and month rollups in the deployment's zone (config tz): built at start when the zone is new
@@ -78,6 +78,24 @@ describe('report-zone rollups', () => {
     await start('UTC');
     expect(await zoneRows()).toBe(0);
     expect((await db.query<{ value: string }>("SELECT value FROM rollup_settings WHERE key = 'report_zone'")).rows[0]!.value).toBe('');
+  });
+
+  it('a start-up check that fails (database down) is retried by the next query, not remembered', async () => {
+    let down = true;
+    const flaky = new Proxy(db, {
+      get(target, prop, recv) {
+        const v = Reflect.get(target, prop, recv);
+        if (prop === 'query' || prop === 'transaction') {
+          return (...a: unknown[]) => (down ? Promise.reject(new Error('connection refused')) : (v as (...x: unknown[]) => unknown).apply(target, a));
+        }
+        return v;
+      },
+    }) as Db;
+    const svc = rollupService(flaky, { zone: 'UTC' });
+    const q = { from: new Date('2026-06-29T00:00:00Z'), to: new Date('2026-06-30T00:00:00Z'), tz: 'UTC', window: 'day' as const, groupBy: [], filters: {} };
+    await expect(svc.usage(q)).rejects.toThrow('connection refused');
+    down = false;
+    expect((await svc.usage(q)).totals).toMatchObject({ requests: 1, cost: '0.125' });
   });
 
   it('the database and Node agree on every local day of the zones the tests use; a zone where they do not gets no zone rollups', async () => {
