@@ -42,7 +42,7 @@ export async function startServer(env: Record<string, string>): Promise<Server> 
   const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), path.join(ROOT, 'bin/tollgate.mjs'), 'serve'], {
     env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, TOLLGATE_BOOTSTRAP_KEY: BENCH_KEY, TOLLGATE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
