@@ -1,5 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { COLUMNS } from './store.ts';
+import type { EventRow } from './types.ts';
 
 /**
  * The events store's archive seam, used by retention (src/jobs): read a day of raw events in full,
@@ -8,35 +9,14 @@ import { COLUMNS } from './store.ts';
  * ingest hooks: rollups, meters and quotas counted them when they first arrived.
  */
 
-/** Every stored column of an event, as it travels in an archive line. */
-export interface ArchivedEvent {
-  seq: string;
-  source: string;
-  id: string;
-  type: string;
-  subject: string | null;
-  time: string;
-  received_at: string;
-  data: unknown;
-  provider: string | null;
-  model: string | null;
-  region: string | null;
-  team: string | null;
-  project: string | null;
-  api_key: string | null;
-  feature: string | null;
-  input_tokens: string | null;
-  output_tokens: string | null;
-  cache_read_tokens: string | null;
-  cache_write_tokens: string | null;
-  reasoning_tokens: string | null;
-  cost: string | null;
-  cost_source: string | null;
-  computed_cost: string | null;
-  price: unknown;
-  unpriced: boolean;
-  estimated: boolean;
-}
+/**
+ * Every stored column of an event, as it travels in an archive line: the stored row's fields with
+ * instants as RFC 3339 strings and counts as decimal strings (exact past 2^53), plus seq and
+ * received_at.
+ */
+export type ArchivedEvent = {
+  [K in keyof EventRow]: EventRow[K] extends Date ? string : EventRow[K] extends number | null ? string | null : EventRow[K];
+} & { seq: string; received_at: string };
 
 // The stored columns in the ingest order, plus the two ingest assigns itself.
 const COLS: Array<[keyof ArchivedEvent, string]> = [['seq', 'bigint'], ...COLUMNS.slice(0, 5), ['received_at', 'timestamptz'], ...COLUMNS.slice(5)];

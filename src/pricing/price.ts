@@ -119,26 +119,11 @@ export function compilePrice(spec: PriceSpec): CompiledPrice {
 export function unitsToString(u: number | bigint): string {
   if (typeof u === 'bigint') return bigUnitsToString(u);
   if (u === 0) return '0';
-  // Floor division with a correction step instead of floating-point % (a slow libc call).
-  let int = Math.floor(u / 1e15);
-  let frac = u - int * 1e15;
-  if (frac < 0) {
-    int -= 1;
-    frac += 1e15;
-  } else if (frac >= 1e15) {
-    int += 1;
-    frac -= 1e15;
-  }
+  const frac = floorDivMod(u, 1e15);
+  const int = quotient;
   if (frac === 0) return String(int);
-  let hi = Math.floor(frac / 1e8);
-  let lo = frac - hi * 1e8;
-  if (lo < 0) {
-    hi -= 1;
-    lo += 1e8;
-  } else if (lo >= 1e8) {
-    hi += 1;
-    lo -= 1e8;
-  }
+  const lo = floorDivMod(frac, 1e8);
+  const hi = quotient;
   // Both below 2^31 now: trim trailing zeros with integer arithmetic.
   let h = hi | 0;
   let l = lo | 0;
@@ -163,6 +148,26 @@ export function unitsToString(u: number | bigint): string {
   const hs = String(h);
   return (int === 0 ? PZ[7 - hs.length] : String(int) + '.' + ZP[7 - hs.length]) + hs + ZP[d - ls.length] + ls;
 }
+/** The quotient of the last floorDivMod (a second return value without allocating a pair). */
+let quotient = 0;
+/**
+ * x mod d for integers below 2^53, setting `quotient`: floor division with a correction step
+ * instead of floating-point % (a slow libc call).
+ */
+function floorDivMod(x: number, d: number): number {
+  let q = Math.floor(x / d);
+  let r = x - q * d;
+  if (r < 0) {
+    q -= 1;
+    r += d;
+  } else if (r >= d) {
+    q += 1;
+    r -= d;
+  }
+  quotient = q;
+  return r;
+}
+
 /** Runs of zeros by length, so padding allocates nothing. */
 const ZP = Array.from({ length: 16 }, (_, i) => '0'.repeat(i));
 /** "0." followed by a run of zeros, by length. */

@@ -10,6 +10,12 @@ import { discountSchema, priceOverrideSchema, parseEffective } from './config.ts
 import { canonicalProvider } from './resolve.ts';
 import type { PricingService } from './service.ts';
 import type { PriceSpec } from './types.ts';
+import type { DiscountRow, OverrideRow } from './engine.ts';
+
+/** An override as the API shows it (GET /v1/prices lists, GET /v1/prices/overrides). */
+const overrideOut = (o: OverrideRow) => ({ provider: o.provider, region: o.region, model: o.model, source: 'override' as const, origin: o.origin, effective_from: o.effective_from.toISOString(), prices: o.spec, note: o.note ?? null });
+/** A discount as the API shows it (listed and as saved). */
+const discountOut = (d: DiscountRow) => ({ id: d.id ?? null, provider: d.provider, team: d.team, percent: d.percent, effective_from: d.effective_from.toISOString(), origin: d.origin, note: d.note ?? null });
 
 const tokens = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const instant = (name: string) =>
@@ -89,7 +95,7 @@ export function registerPricingRoutes(app: App, deps: { keys: KeyService; pricin
             ...engine
               .overrides()
               .filter((o) => o.provider === r.provider && (o.model === r.model || o.model === r.model_id))
-              .map((o) => ({ provider: o.provider, region: o.region, model: o.model, source: 'override', origin: o.origin, effective_from: o.effective_from.toISOString(), prices: o.spec, note: o.note ?? null })),
+              .map(overrideOut),
             ...(r.model_id && BEDROCK_REGIONAL[r.model_id]
               ? Object.entries(BEDROCK_REGIONAL[r.model_id]!).map(([region, spec]) => ({ provider: 'bedrock', region, model: r.model_id, source: 'catalog', origin: BEDROCK_REGIONS_LABEL, effective_from: null, prices: spec }))
               : []),
@@ -134,7 +140,7 @@ export function registerPricingRoutes(app: App, deps: { keys: KeyService; pricin
       const overrides = engine
         .overrides()
         .filter((o) => !wantProvider || o.provider === wantProvider.provider)
-        .map((o) => ({ provider: o.provider, region: o.region, model: o.model, source: 'override', origin: o.origin, effective_from: o.effective_from.toISOString(), prices: o.spec, note: o.note ?? null }));
+        .map(overrideOut);
       return { source, total: rows.length, overrides, data: rows.slice(q.offset, q.offset + q.limit) };
     },
   );
@@ -183,7 +189,7 @@ export function registerPricingRoutes(app: App, deps: { keys: KeyService; pricin
       schema: { tags: ['pricing'], summary: 'Negotiated discounts (percent off computed cost) per provider and/or team' },
     },
     async () => ({
-      data: engine.discounts().map((d) => ({ id: d.id ?? null, provider: d.provider, team: d.team, percent: d.percent, effective_from: d.effective_from.toISOString(), origin: d.origin, note: d.note ?? null })),
+      data: engine.discounts().map(discountOut),
     }),
   );
 
@@ -196,7 +202,7 @@ export function registerPricingRoutes(app: App, deps: { keys: KeyService; pricin
     async (req) => {
       const b = req.body;
       const d = await pricing.putDiscount({ ...b, effective_from: b.effective_from ? parseEffective(b.effective_from) : undefined }, req.principal?.name ?? null);
-      return { id: d.id, provider: d.provider, team: d.team, percent: d.percent, effective_from: d.effective_from.toISOString(), note: d.note ?? null };
+      return discountOut(d);
     },
   );
 

@@ -6,32 +6,25 @@ import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, ty
  * (includes reasoning), reasoning = completion_tokens_details.reasoning_tokens.
  */
 
-/** Chat Completions / Embeddings usage object → Usage. */
-export function chatUsage(u: Record<string, any>): Usage {
-  const cached = n(obj(u.prompt_tokens_details)?.cached_tokens);
-  const prompt = n(u.prompt_tokens);
-  const output = n(u.completion_tokens);
+/** The two APIs name the same four counts differently; cached prompt tokens are part of the prompt. */
+function splitUsage(prompt: number, cached: number, output: number, reasoning: number): Usage {
   return {
     input_tokens: Math.max(0, prompt - cached),
     output_tokens: output,
     cache_read_tokens: Math.min(cached, prompt),
     cache_write_tokens: 0,
-    reasoning_tokens: Math.min(n(obj(u.completion_tokens_details)?.reasoning_tokens), output),
+    reasoning_tokens: Math.min(reasoning, output),
   };
+}
+
+/** Chat Completions / Embeddings usage object → Usage. */
+export function chatUsage(u: Record<string, any>): Usage {
+  return splitUsage(n(u.prompt_tokens), n(obj(u.prompt_tokens_details)?.cached_tokens), n(u.completion_tokens), n(obj(u.completion_tokens_details)?.reasoning_tokens));
 }
 
 /** Responses API usage object → Usage. */
 export function responsesUsage(u: Record<string, any>): Usage {
-  const cached = n(obj(u.input_tokens_details)?.cached_tokens);
-  const input = n(u.input_tokens);
-  const output = n(u.output_tokens);
-  return {
-    input_tokens: Math.max(0, input - cached),
-    output_tokens: output,
-    cache_read_tokens: Math.min(cached, input),
-    cache_write_tokens: 0,
-    reasoning_tokens: Math.min(n(obj(u.output_tokens_details)?.reasoning_tokens), output),
-  };
+  return splitUsage(n(u.input_tokens), n(obj(u.input_tokens_details)?.cached_tokens), n(u.output_tokens), n(obj(u.output_tokens_details)?.reasoning_tokens));
 }
 
 function usageFromResponse(op: Operation, body: unknown): Observed {
