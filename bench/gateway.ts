@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { BENCH_KEY, freshPostgresDatabase, percentile, startServer } from './lib.ts';
+import { BENCH_KEY, freshPostgresDatabase, percentile, startServer, tollgateNodeFlags } from './lib.ts';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -33,7 +33,8 @@ const upUrl = `http://127.0.0.1:${upPort}`;
 const STORE = args.get('store') ?? 'postgres';
 const pgdb = STORE === 'postgres' ? await freshPostgresDatabase(`tollgate_bench_gw_${process.pid}`) : undefined;
 const server = await startServer({ TOLLGATE_OPENAI_BASE_URL: `${upUrl}/v1`, OPENAI_API_KEY: 'sk-bench', ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
-const floor = spawn(process.execPath, [new URL('./floor-proxy.mjs', import.meta.url).pathname, upUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+// The floor runs with the node flags Tollgate runs with, so the two differ only in what they do.
+const floor = spawn(process.execPath, [...tollgateNodeFlags(), new URL('./floor-proxy.mjs', import.meta.url).pathname, upUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
 const floorUrl: string = await new Promise((ok) => floor.stdout!.once('data', (d: Buffer) => ok(`http://127.0.0.1:${String(d).trim()}`)));
 const rssPeak = () => {
   try {
@@ -171,8 +172,9 @@ try {
   console.log(`CPU per phase (non-streaming; 100% = one core):\n${cpuLines.join('\n')}`);
   const rss = rssPeak();
   console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);
-  const ok = added.p50 <= 0.5 && added.p99 <= 3 && rss <= 200;
-  console.log(`targets (added p50 ≤ 0.5 ms, p99 ≤ 3 ms, RSS ≤ 200 MB): ${ok ? 'met' : 'NOT met'}  [non-streaming p50 +${added.p50.toFixed(3)} p99 +${added.p99.toFixed(3)}; streaming TTFB p50 +${addedS.p50.toFixed(3)} p99 +${addedS.p99.toFixed(3)}]`);
+  // The targets hold for both: non-streaming latency and streaming time to first byte.
+  const ok = added.p50 <= 0.5 && added.p99 <= 3 && addedS.p50 <= 0.5 && addedS.p99 <= 3 && rss <= 200;
+  console.log(`targets (added p50 ≤ 0.5 ms, p99 ≤ 3 ms, RSS ≤ 200 MB): ${ok ? 'met' : 'NOT met'}  [non-streaming p50 +${added.p50.toFixed(3)} p99 +${added.p99.toFixed(3)}; streaming TTFB p50 +${addedS.p50.toFixed(3)} p99 +${addedS.p99.toFixed(3)}; RSS ${rss.toFixed(0)} MB]`);
 } finally {
   if (process.env.BENCH_DUMP_METRICS) console.log((await (await fetch(server.url + "/metrics")).text()).split("\n").filter((l) => /overhead.*(_sum|_count)|upstream.*(_sum|_count)/.test(l)).join("\n"));
   await server.stop();

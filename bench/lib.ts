@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,12 +35,18 @@ export interface Server {
   stop(): Promise<void>;
 }
 
+/** The node flags `tollgate` runs with: those on its bin's shebang line (`npm start` passes the same). */
+export function tollgateNodeFlags(): string[] {
+  const shebang = readFileSync(path.join(ROOT, 'bin/tollgate.mjs'), 'utf8').split('\n', 1)[0]!;
+  return shebang.split(/\s+/).filter((f) => f.startsWith('--'));
+}
+
 /** Starts `tollgate serve` in its own process, as a user would, and waits for /healthz. */
 export async function startServer(env: Record<string, string>): Promise<Server> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tollgate-bench-'));
   // BENCH_SERVER_FLAGS: extra node/V8 flags for the server process (e.g. GC experiments).
-  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const flags = [...tollgateNodeFlags(), ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), path.join(ROOT, 'bin/tollgate.mjs'), 'serve'], {
     env: { ...process.env, PORT: String(port), TOLLGATE_DATA_DIR: dataDir, TOLLGATE_BOOTSTRAP_KEY: BENCH_KEY, TOLLGATE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', process.env.BENCH_SERVER_STDOUT ? 'inherit' : 'ignore', 'inherit'],

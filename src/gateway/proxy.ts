@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -60,13 +61,100 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'proxy-connection', 'upgrade', 'trailer']);
 
-function responseHeaders(h: Dispatcher.ResponseData['headers'], extra: Record<string, string>): Record<string, string | string[]> {
+function responseHeaders(h: Dispatcher.ResponseData['headers'], extra: Record<string, string>, contentLength?: number): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-  return Object.assign(out, extra);
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined && !HOP.has(k)) out[k] = v;
+  }
+  for (const k in extra) out[k] = extra[k]!;
+  if (contentLength !== undefined) out['content-length'] = String(contentLength);
+  return out;
 }
 
 class Timeout extends Error {}
+
+/**
+ * A one-shot abort signal in the EventEmitter form undici accepts. Node's AbortController and
+ * AbortSignal outlived their request in V8's young generation (their listeners are tracked weakly),
+ * so two per request fed the old generation and its mark-compact pauses; plain emitters die young.
+ */
+class Abort extends EventEmitter {
+  aborted = false;
+  reason: unknown;
+  /** The attempt in flight, aborted with this one (client gone → upstream call aborted). */
+  attempt: Abort | undefined;
+  abort(reason?: unknown) {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.attempt?.abort(reason);
+    this.emit('abort');
+  }
+}
+
+// Listeners and timer callbacks are module-level functions (state travels as `this` or as timer
+// arguments): the hot path creates no closures per request.
+const GONE = Symbol('tollgate.clientGone');
+function onResponseClose(this: ServerResponse & { [GONE]?: Abort }) {
+  if (!this.writableFinished) this[GONE]?.abort();
+}
+function onAttemptTimeout(attempt: Abort) {
+  attempt.abort(new Timeout());
+}
+function whenWritable(res: ServerResponse): Promise<void> {
+  return new Promise<void>((ok) => {
+    const f = () => {
+      res.off('drain', f);
+      res.off('close', f);
+      ok();
+    };
+    res.on('drain', f);
+    res.on('close', f);
+  });
+}
+/** Writes and waits for the socket to drain when it is full (backpressure from a slow client). */
+async function writeOut(res: ServerResponse, chunk: string | Uint8Array): Promise<void> {
+  if (!res.write(chunk)) await whenWritable(res);
+}
+/** Headers go out with the first body chunk when it is already here; otherwise on the next turn. */
+function flushHeadersIfIdle(res: ServerResponse) {
+  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+}
+
+const ALLOWED: QuotaDecision = Object.freeze({ allowed: true, level: 'ok' }) as QuotaDecision;
+const NO_USAGE: Usage = Object.freeze({ input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 });
+
+/** What one call records, whichever attempt answers. */
+interface CallRecord {
+  op: Operation;
+  routeName: string;
+  model: string;
+  stream: boolean;
+  time: string;
+  subject: string | null;
+  team: string | null;
+  project: string | null;
+  feature: string | null;
+  keyId: string;
+}
+
+/** The request body's two fields the gateway reads; zod runs only to word the error. */
+function readBody(parsed: unknown): { body: Record<string, any>; model: string; stream: boolean } {
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+    const b = parsed as Record<string, any>;
+    const m = b.model;
+    const st = b.stream;
+    if (typeof m === 'string' && m.length >= 1 && m.length <= 256 && (st === undefined || typeof st === 'boolean')) return { body: b, model: m, stream: st === true };
+  }
+  const r = bodyShape.safeParse(parsed);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const field = i.path.join('.') || 'body';
+    throw new ApiError('invalid_request', 'INVALID_FIELD', `${field === 'body' ? 'the body must be a JSON object' : `"${field}" ${i.message}`}`, field);
+  }
+  return { body: r.data, model: r.data.model, stream: r.data.stream === true };
+}
 
 export function createProxy(d: ProxyDeps) {
   const pools = new Map<string, Pool>();
@@ -125,30 +213,50 @@ export function createProxy(d: ProxyDeps) {
     return { subject: p.subject ?? hs ?? null, team: p.team, project: p.project ?? hp ?? null, feature: hf ?? route.feature ?? null };
   }
 
-  async function send(up: UpstreamRequest, provider: ResolvedProvider, timeoutMs: number, clientGone: AbortSignal) {
-    const ac = new AbortController();
-    const onGone = () => ac.abort();
-    clientGone.addEventListener('abort', onGone, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new Timeout());
-    }, timeoutMs);
+  async function send(up: UpstreamRequest, provider: ResolvedProvider, timeoutMs: number, clientGone: Abort) {
+    const attempt = new Abort();
+    clientGone.attempt = attempt;
+    const timer = setTimeout(onAttemptTimeout, timeoutMs, attempt);
     try {
       let headers = up.headers;
       if (up.sigv4) {
         const url = new URL(up.origin + up.path);
         headers = await signAws({ service: 'bedrock', region: up.sigv4.region, credentials: await awsFor(provider), method: 'POST', url, headers, body: up.body });
       }
-      const res = await pool(up.origin).request({ path: up.path, method: 'POST', headers, body: up.body, signal: ac.signal });
+      const res = await pool(up.origin).request({ path: up.path, method: 'POST', headers, body: up.body, signal: attempt });
       clearTimeout(timer);
-      return { ok: true as const, res, ac, cleanup: () => clientGone.removeEventListener('abort', onGone) };
+      return { ok: true as const, res };
     } catch (e) {
       clearTimeout(timer);
-      clientGone.removeEventListener('abort', onGone);
       if (e instanceof ApiError) throw e;
+      const timedOut = attempt.reason instanceof Timeout;
       return { ok: false as const, timedOut, message: timedOut ? `no response within ${timeoutMs} ms` : (e as Error).message };
     }
+  }
+
+  /** One attempt's `llm.usage` event, handed to the recorder (count_tokens calls are not recorded). */
+  function record(c: CallRecord, provider: ResolvedProvider, id: string, fields: Record<string, unknown>, usage: Usage | undefined, status: number) {
+    if (c.op === 'count_tokens') return;
+    const u = usage ?? NO_USAGE;
+    const data: Record<string, unknown> = { provider: provider.provider_name, model: c.model };
+    if (provider.type === 'bedrock') data.region = provider.region ?? 'us-east-1';
+    if (c.team) data.team = c.team;
+    if (c.project) data.project = c.project;
+    data.api_key = c.keyId;
+    if (c.feature) data.feature = c.feature;
+    data.route = c.routeName;
+    data.operation = c.op;
+    data.stream = c.stream;
+    Object.assign(data, u, fields);
+    data.status = status;
+    const ev: Record<string, unknown> = { specversion: '1.0', source: EVENT_SOURCE, type: 'llm.usage', time: c.time };
+    if (c.subject) ev.subject = c.subject;
+    ev.data = data;
+    ev.id = id;
+    d.recorder.add(ev);
+    const model = String(data.model);
+    d.metrics.request(c.routeName, provider.provider_name, model, status);
+    d.metrics.tokens(provider.provider_name, model, u);
   }
 
   async function handle(req: FastifyRequest, reply: FastifyReply, call: CallSpec): Promise<void> {
@@ -172,23 +280,13 @@ export function createProxy(d: ProxyDeps) {
       body = obj(parsed) ?? {};
       model = call.pathModel;
       stream = !!call.pathStream;
-    } else {
-      const r = bodyShape.safeParse(parsed);
-      if (!r.success) {
-        const i = r.error.issues[0]!;
-        const field = i.path.join('.') || 'body';
-        throw new ApiError('invalid_request', 'INVALID_FIELD', `${field === 'body' ? 'the body must be a JSON object' : `"${field}" ${i.message}`}`, field);
-      }
-      body = r.data;
-      model = r.data.model;
-      stream = r.data.stream === true;
-    }
+    } else ({ body, model, stream } = readBody(parsed));
 
     const policy = await d.policies.get(principal.keyId);
     if (policy && !allows(policy.allowed_routes, route.name)) throw new ApiError('permission_denied', 'ROUTE_NOT_ALLOWED', `this key may not use the "${route.name}" route`, 'route');
     if (policy && !allows(policy.allowed_models, model)) throw new ApiError('permission_denied', 'MODEL_NOT_ALLOWED', `this key may not use model "${model}"`, 'model');
 
-    let decision: QuotaDecision = { allowed: true, level: 'ok' };
+    let decision: QuotaDecision = ALLOWED;
     if (op !== 'count_tokens') {
       decision = await d.quota().check({ ...who, api_key: principal.keyId, route: route.name, model });
       if (!decision.allowed) {
@@ -214,41 +312,12 @@ export function createProxy(d: ProxyDeps) {
     }
 
     const eventId = `gw_${randomUUID()}`;
-    const base = (provider: ResolvedProvider) => ({
-      specversion: '1.0',
-      source: EVENT_SOURCE,
-      type: 'llm.usage',
-      time: at.toISOString(),
-      ...(who.subject ? { subject: who.subject } : {}),
-      data: {
-        provider: provider.provider_name,
-        model,
-        ...(provider.type === 'bedrock' ? { region: provider.region ?? 'us-east-1' } : {}),
-        ...(who.team ? { team: who.team } : {}),
-        ...(who.project ? { project: who.project } : {}),
-        api_key: principal.keyId,
-        ...(who.feature ? { feature: who.feature } : {}),
-        route: route.name,
-        operation: op,
-        stream,
-      } as Record<string, unknown>,
-    });
-    const record = (provider: ResolvedProvider, id: string, fields: Record<string, unknown>, usage: Usage | undefined, status: number) => {
-      if (op === 'count_tokens') return;
-      const ev = base(provider);
-      const u = usage ?? { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0 };
-      Object.assign(ev.data, u, fields, { status });
-      d.recorder.add({ ...ev, id });
-      d.metrics.request(route.name, provider.provider_name, String(ev.data.model), status);
-      d.metrics.tokens(provider.provider_name, String(ev.data.model), u);
-    };
+    const c: CallRecord = { op, routeName: route.name, model, stream, time: at.toISOString(), subject: who.subject, team: who.team, project: who.project, feature: who.feature, keyId: principal.keyId };
 
-    const clientGone = new AbortController();
-    const res = reply.raw;
-    const onClose = () => {
-      if (!res.writableFinished) clientGone.abort();
-    };
-    res.on('close', onClose);
+    const clientGone = new Abort();
+    const res = reply.raw as ServerResponse & { [GONE]?: Abort };
+    res[GONE] = clientGone;
+    res.on('close', onResponseClose);
 
     const targets = route.targets.map((t) => d.providers.get(t)!).filter((p) => op !== 'count_tokens' || p.type === 'anthropic');
     if (!targets.length) throw new ApiError('invalid_request', 'UNSUPPORTED_OPERATION', `route "${route.name}" has no upstream that serves ${op}`);
@@ -264,33 +333,30 @@ export function createProxy(d: ProxyDeps) {
       });
       const tSend = performance.now();
       preOverhead = tSend - t0;
-      const r = await send(up, provider, provider.timeout_ms ?? route.timeout_ms ?? d.timeoutMs, clientGone.signal);
+      const r = await send(up, provider, provider.timeout_ms ?? route.timeout_ms ?? d.timeoutMs, clientGone);
       const attemptId = last ? eventId : `${eventId}_a${i + 1}`;
       if (!r.ok) {
-        const status = clientGone.signal.aborted ? 499 : r.timedOut ? 504 : 502;
-        record(provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: r.message }, undefined, status);
+        const status = clientGone.aborted ? 499 : r.timedOut ? 504 : 502;
+        record(c, provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: r.message }, undefined, status);
         if (!last && status !== 499) continue;
-        res.off('close', onClose);
+        res.off('close', onResponseClose);
         if (status === 499) return void reply.hijack();
         throw new ApiError('upstream_error', r.timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} ${r.timedOut ? `did not answer within the timeout` : 'could not be reached'}`, undefined, undefined, r.timedOut ? 504 : 502);
       }
       const upRes = r.res;
       if (!last && RETRYABLE(upRes.statusCode)) {
         const text = await upRes.body.text().catch(() => '');
-        r.cleanup();
-        record(provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: text.slice(0, 500) }, undefined, upRes.statusCode);
+        record(c, provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: text.slice(0, 500) }, undefined, upRes.statusCode);
         continue;
       }
       reply.hijack();
       try {
         if (stream && upRes.statusCode < 300) {
-          await streamBack(upRes, res, up, provider, hide, quotaHeaders, clientGone.signal, t0, tSend, preOverhead, body, route.name, (fields, usage, status) =>
-            record(provider, eventId, { ...fields, attempt: i + 1 }, usage, status),
-          );
+          await streamBack(upRes, res, up, provider, hide, quotaHeaders, clientGone, t0, tSend, preOverhead, body, c, eventId, i + 1);
         } else {
           const buf = Buffer.from(await upRes.body.arrayBuffer());
           const tUp = performance.now();
-          res.writeHead(upRes.statusCode, responseHeaders(upRes.headers, { ...quotaHeaders, 'content-length': String(buf.length) }));
+          res.writeHead(upRes.statusCode, responseHeaders(upRes.headers, quotaHeaders, buf.length));
           res.end(buf);
           d.metrics.overhead(route.name, (preOverhead + (performance.now() - tUp)) / 1000);
           d.metrics.upstream(provider.provider_name, (tUp - tSend) / 1000);
@@ -308,11 +374,10 @@ export function createProxy(d: ProxyDeps) {
             if (o.model) fields.model = o.model;
           } else fields.error = buf.toString('utf8').slice(0, 500);
           if (fields.model && fields.model !== model) fields.requested_model = model;
-          record(provider, eventId, fields, usage, upRes.statusCode);
+          record(c, provider, eventId, fields, usage, upRes.statusCode);
         }
       } finally {
-        r.cleanup();
-        res.off('close', onClose);
+        res.off('close', onResponseClose);
       }
       return;
     }
@@ -325,13 +390,14 @@ export function createProxy(d: ProxyDeps) {
     provider: ResolvedProvider,
     hide: boolean,
     extra: Record<string, string>,
-    gone: AbortSignal,
+    gone: Abort,
     t0: number,
     tSend: number,
     preOverhead: number,
     reqBody: Record<string, any>,
-    routeName: string,
-    done: (fields: Record<string, unknown>, usage: Usage | undefined, status: number) => void,
+    c: CallRecord,
+    eventId: string,
+    attempt: number,
   ) {
     const acc: StreamAcc = newAcc();
     const sse = new SseSplitter();
@@ -341,21 +407,11 @@ export function createProxy(d: ProxyDeps) {
     if (toSse) headers['content-type'] = 'text/event-stream; charset=utf-8';
     const tHeaders = performance.now();
     res.writeHead(upRes.statusCode, headers);
-    res.flushHeaders();
-    d.metrics.overhead(routeName, (preOverhead + (performance.now() - tHeaders)) / 1000);
+    // The first body chunk usually arrived with the headers: it carries them out in one write.
+    setImmediate(flushHeadersIfIdle, res);
+    d.metrics.overhead(c.routeName, (preOverhead + (performance.now() - tHeaders)) / 1000);
     let ttft: number | undefined;
     let failure: string | undefined;
-    const write = async (chunk: string | Uint8Array) => {
-      if (!res.write(chunk)) await new Promise<void>((ok) => {
-        const f = () => {
-          res.off('drain', f);
-          res.off('close', f);
-          ok();
-        };
-        res.on('drain', f);
-        res.on('close', f);
-      });
-    };
     try {
       for await (const chunk of upRes.body as AsyncIterable<Buffer>) {
         if (ttft === undefined) {
@@ -363,37 +419,46 @@ export function createProxy(d: ProxyDeps) {
           d.metrics.ttft(provider.provider_name, ttft / 1000);
         }
         if (aws) {
+          // What one upstream chunk completes goes out as one write (one syscall, one client wake-up).
+          let out = '';
           for (const ev of aws.push(chunk)) {
             if (toSse) {
               const s = chunkToSse(ev);
               if (s) {
                 up.spec.usageFromStreamEvent(up.op, s, acc);
-                await write(`event: ${s.event}\ndata: ${s.data}\n\n`);
+                out += `event: ${s.event}\ndata: ${s.data}\n\n`;
               } else if (ev.messageType === 'exception') {
                 acc.error = ev.type;
-                await write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: ev.type } })}\n\n`);
+                out += `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message: ev.type } })}\n\n`;
               }
             } else up.spec.usageFromStreamEvent(up.op, { event: ev.type, data: ev.payload }, acc);
           }
-          if (!toSse) await write(chunk);
+          if (!toSse) await writeOut(res, chunk);
+          else if (out) await writeOut(res, out);
         } else if (hide) {
+          let out = '';
           for (const ev of sse.push(chunk)) {
             up.spec.usageFromStreamEvent(up.op, ev, acc);
-            const out = hideUsage(ev.raw);
-            if (out !== null) await write(out);
+            const kept = hideUsage(ev.raw);
+            if (kept !== null) out += kept;
           }
+          if (out) await writeOut(res, out);
         } else {
-          await write(chunk);
+          await writeOut(res, chunk);
           for (const ev of sse.push(chunk)) up.spec.usageFromStreamEvent(up.op, ev, acc);
         }
         if (gone.aborted) break;
       }
-      if (!aws) for (const ev of sse.end()) {
-        up.spec.usageFromStreamEvent(up.op, ev, acc);
-        if (hide) {
-          const out = hideUsage(ev.raw);
-          if (out !== null) await write(out);
+      if (!aws) {
+        let out = '';
+        for (const ev of sse.end()) {
+          up.spec.usageFromStreamEvent(up.op, ev, acc);
+          if (hide) {
+            const kept = hideUsage(ev.raw);
+            if (kept !== null) out += kept;
+          }
         }
+        if (out) await writeOut(res, out);
       }
     } catch (e) {
       failure = gone.aborted ? 'client_disconnected' : `upstream stream failed: ${(e as Error).message}`;
@@ -420,7 +485,8 @@ export function createProxy(d: ProxyDeps) {
       fields.model = acc.model;
       fields.requested_model = reqBody.model;
     } else if (acc.model) fields.model = acc.model;
-    done(fields, usage, status);
+    fields.attempt = attempt;
+    record(c, provider, eventId, fields, usage, status);
   }
 
   return {

@@ -14,12 +14,17 @@ export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Ma
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+    // No pino child logger per call (it was ~1.5 % of the gateway's CPU): gateway routes log only
+    // errors, and those lines go out without a request id.
+    scope.setChildLoggerFactory((logger) => logger);
     for (const route of deps.routes.values()) {
       if (RESERVED.has(route.name)) throw new Error(`gateway.routes.${route.name}: the name is reserved`);
       const tags = ['gateway'];
       const p = `/${route.name}`;
-      const post = (path: string, summary: string, call: Omit<Parameters<Proxy['handle']>[2], 'route'>) =>
-        scope.post(path, { schema: { tags, summary } }, (req, reply) => deps.proxy.handle(req, reply, { route, ...call }));
+      const post = (path: string, summary: string, call: Omit<Parameters<Proxy['handle']>[2], 'route'>) => {
+        const spec = { route, ...call };
+        scope.post(path, { schema: { tags, summary } }, (req, reply) => deps.proxy.handle(req, reply, spec));
+      };
       if (route.api === 'openai') {
         post(`${p}/v1/chat/completions`, `Chat Completions via route "${route.name}" (OpenAI-compatible)`, { op: 'chat', subpath: '/chat/completions' });
         post(`${p}/v1/responses`, `Responses API via route "${route.name}"`, { op: 'responses', subpath: '/responses' });

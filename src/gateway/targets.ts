@@ -57,10 +57,21 @@ export interface BuildInput {
 
 const serialise = (i: BuildInput, body?: Record<string, any>) => (body ? JSON.stringify(body) : i.modified ? JSON.stringify(i.body) : i.raw);
 
+// Providers come from config and live as long as the process: parse each base URL once.
+const parsedBase = new WeakMap<ResolvedProvider, { u: URL; basePath: string }>();
+function baseOf(p: ResolvedProvider) {
+  let b = parsedBase.get(p);
+  if (!b) {
+    const u = new URL(p.base_url);
+    b = { u, basePath: u.pathname.replace(/\/+$/, '') };
+    parsedBase.set(p, b);
+  }
+  return b;
+}
+
 export function buildUpstream(i: BuildInput): UpstreamRequest {
   const p = i.provider;
-  const u = new URL(p.base_url);
-  const basePath = u.pathname.replace(/\/+$/, '');
+  const { u, basePath } = baseOf(p);
   const headers = forwardHeaders(i.clientHeaders);
   const mapped = p.model_map?.[i.model];
   if (p.type === 'openai' || p.type === 'azure') {

@@ -24,6 +24,15 @@ describe.runIf(TEST_DB === 'pglite')('tollgate --help', () => {
     if (!args.length) for (const c of ['serve', 'migrate', 'keys', 'ingest']) expect(r.stdout).toContain(c);
   });
 
+  it('runs through its own shebang, with the node flags `npm start` passes', async () => {
+    const direct = await run(BIN, ['--help'], { timeout: 60_000 });
+    expect(direct.stdout).toContain('Usage: tollgate');
+    const shebangFlags = (await readFile(BIN, 'utf8')).split('\n', 1)[0]!.split(/\s+/).filter((f) => f.startsWith('--'));
+    expect(shebangFlags).toContain('--single-threaded-gc');
+    const pkg = JSON.parse(await readFile('package.json', 'utf8'));
+    expect(pkg.scripts.start).toBe(`node ${shebangFlags.join(' ')} bin/tollgate.mjs serve`);
+  });
+
   it('a bad config value fails start naming the field', async () => {
     const r = await tollgate(['migrate'], { PORT: 'eighty' });
     expect(r.code).toBe(2);
