@@ -149,7 +149,7 @@ export function eventStore(db: Queryable): EventStore {
     },
     async insertNew(tx, rows, receivedAt) {
       if (!rows.length) return [];
-      const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, [JSON.stringify(rows.map(toRecord)), receivedAt.toISOString()]);
+      const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, [JSON.stringify(rows.map(toRecord)), receivedAt.toISOString()], { prepare: 'events_insert_new' });
       const byKey = new Map(rows.map((row) => [row.source + '\u0000' + row.id, row]));
       return r.rows.map((x) => ({ ...byKey.get(x.source + '\u0000' + x.id)!, seq: String(x.seq) }));
     },

@@ -82,8 +82,17 @@ export function createGateway(d: GatewayDeps): Gateway {
     logger: d.logger,
   });
   // Cost is known once pricing has run at ingest: count it from the rows actually stored.
+  // Summed per provider and model first: one counter update per label set and batch, not per row.
   d.hooks.afterInsert.push(async (_tx, rows) => {
-    for (const r of rows) if (r.source === EVENT_SOURCE && r.cost !== null && r.provider) metrics.cost(r.provider, r.model ?? undefined, Number(r.cost));
+    const sums = new Map<string, { provider: string; model: string | undefined; usd: number }>();
+    for (const r of rows) {
+      if (r.source !== EVENT_SOURCE || r.cost === null || !r.provider) continue;
+      const key = r.provider + '\u0000' + (r.model ?? '');
+      const s = sums.get(key);
+      if (s) s.usd += Number(r.cost);
+      else sums.set(key, { provider: r.provider, model: r.model ?? undefined, usd: Number(r.cost) });
+    }
+    for (const s of sums.values()) metrics.cost(s.provider, s.model, s.usd);
   });
   if (d.config.enabled) registerGatewayRoutes(d.server, { proxy, routes, bodyLimit: d.bodyLimit });
   registerPolicyRoutes(d.server, { keys: d.keys, policies, routes });

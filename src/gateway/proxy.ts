@@ -436,16 +436,20 @@ export function createProxy(d: ProxyDeps) {
           if (!toSse) await writeOut(res, chunk);
           else if (out) await writeOut(res, out);
         } else if (hide) {
+          // The client's bytes go out first; reading usage from them (JSON) comes after the write.
+          const events = sse.push(chunk);
           let out = '';
-          for (const ev of sse.push(chunk)) {
-            up.spec.usageFromStreamEvent(up.op, ev, acc);
+          for (const ev of events) {
             const kept = hideUsage(ev.raw);
             if (kept !== null) out += kept;
           }
-          if (out) await writeOut(res, out);
+          const flowing = out === '' || res.write(out);
+          for (const ev of events) up.spec.usageFromStreamEvent(up.op, ev, acc);
+          if (!flowing) await whenWritable(res);
         } else {
-          await writeOut(res, chunk);
+          const flowing = res.write(chunk);
           for (const ev of sse.push(chunk)) up.spec.usageFromStreamEvent(up.op, ev, acc);
+          if (!flowing) await whenWritable(res);
         }
         if (gone.aborted) break;
       }

@@ -7,7 +7,7 @@ import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
 import { BUILTIN_METERS, BUILTIN_SLUGS, LLM_ROLLUP_DIMS, LLM_ROLLUP_METERS, isRollupMeter, meterDefSchema, type Meter, type MeterDef } from './definitions.ts';
-import { accumulate, deleteMeter, dropBuckets, getMeter, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
+import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
 import { ingestMedia, sessionsFor, MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED } from './media-store.ts';
 import { mediaValues, type MediaMeter } from './media.ts';
 import { queryResource, seal } from './resource-store.ts';
@@ -310,8 +310,8 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
     async afterInsert(tx, rows) {
       const types = [...new Set(rows.map((r) => r.type))];
       if (types.some((t) => t === MEDIA_STARTED || t === MEDIA_ENDED || t === ROOM_FINISHED)) await ingestMedia(tx, rows);
-      await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK]);
-      const meters = (await listMeters(tx)).filter((m) => m.kind === 'events' && !isRollupMeter(m) && types.includes(m.event_type));
+      await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
+      const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
       for (const m of meters) {
         const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
         await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);

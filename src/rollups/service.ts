@@ -434,7 +434,7 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     hooks: {
       async afterInsert(tx, rows) {
         const seqs = rows.filter((r) => r.type === 'llm.usage').map((r) => r.seq);
-        if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs]);
+        if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs], { prepare: 'rollup_pending_add' });
       },
       async afterCostChange(tx, changes) {
         // Not ensureInit(): it opens a transaction of its own, and this runs inside one.

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './types.ts';
+import type { Db, Queryable, QueryOptions, QueryResult } from './types.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -10,8 +10,8 @@ export interface PostgresOptions {
 
 function wrap(c: { query: pg.Pool['query'] }): Queryable {
   return {
-    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
-      const r = await c.query(sql, params as unknown[] | undefined);
+    async query<T>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+      const r = opts?.prepare ? await c.query({ name: opts.prepare, text: sql, values: params as unknown[] | undefined }) : await c.query(sql, params as unknown[] | undefined);
       return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
     },
     async exec(sql: string) {

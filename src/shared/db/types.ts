@@ -4,8 +4,17 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * A name for a hot statement with a fixed text: PostgreSQL parses and plans it once per
+   * connection and reuses the plan (PGlite ignores it). Only for statements whose plan does not
+   * depend on the parameter values (inserts, lookups by key), never for range queries.
+   */
+  prepare?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<T>>;
   /** Runs a script of several statements (migrations); no parameters. */
   exec(sql: string): Promise<void>;
 }

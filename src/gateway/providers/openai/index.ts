@@ -105,7 +105,11 @@ export function hideUsage(raw: string): string | null {
   if (dataIdx < 0) return raw;
   const payload = raw.slice(dataIdx + 5).trim();
   if (payload === '[DONE]') return raw;
-  if (raw.includes('"usage":null')) return raw.replace(/,\s*"usage":\s*null/, '').replace(/"usage":\s*null\s*,\s*/, '');
+  if (!raw.includes('"usage"')) return raw; // most chunks: nothing to cut, nothing to parse
+  if (raw.includes('"usage":null')) {
+    const cut = raw.replace(/,\s*"usage":\s*null/, '');
+    return cut !== raw ? cut : raw.replace(/"usage":\s*null\s*,\s*/, '');
+  }
   const j = obj(parseJson(payload));
   if (j && obj(j.usage) && Array.isArray(j.choices) && j.choices.length === 0) return null;
   return raw;
