@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { ServerResponse } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ApiError } from '../shared/errors.ts';
@@ -42,6 +41,18 @@ export interface ProxyDeps {
   logger: Logger;
 }
 
+/** What the handler reads of a request: Fastify's request, or the direct route's plain one. */
+export interface GatewayRequest {
+  headers: IncomingHttpHeaders;
+  url: string;
+  body: unknown;
+}
+/** The response side: Fastify's reply (hijacked once the upstream answers), or the direct route's. */
+export interface GatewayReply {
+  raw: ServerResponse;
+  hijack(): void;
+}
+
 export interface CallSpec {
   route: ResolvedRoute;
   op: Operation;
@@ -54,7 +65,7 @@ export interface CallSpec {
 }
 
 const bodyShape = z.object({ model: z.string({ error: 'is required and must be a string' }).min(1, 'must not be empty').max(256), stream: z.boolean({ error: 'must be a boolean' }).optional() }).loose();
-const header = (req: FastifyRequest, name: string): string | undefined => {
+const header = (req: GatewayRequest, name: string): string | undefined => {
   const v = req.headers[name];
   return typeof v === 'string' && v !== '' ? v : undefined;
 };
@@ -184,7 +195,7 @@ export function createProxy(d: ProxyDeps) {
     throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);
   };
 
-  async function authenticate(req: FastifyRequest): Promise<{ principal: Principal; passthrough?: Record<string, string> }> {
+  async function authenticate(req: GatewayRequest): Promise<{ principal: Principal; passthrough?: Record<string, string> }> {
     const tgKey = header(req, 'x-tollgate-key');
     const token = tgKey ?? bearerToken(req);
     if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")');
@@ -201,7 +212,7 @@ export function createProxy(d: ProxyDeps) {
     return { principal: p, passthrough };
   }
 
-  function attribution(req: FastifyRequest, p: Principal, route: ResolvedRoute) {
+  function attribution(req: GatewayRequest, p: Principal, route: ResolvedRoute) {
     const hs = header(req, 'x-tollgate-subject');
     const hp = header(req, 'x-tollgate-project');
     const hf = header(req, 'x-tollgate-feature');
@@ -259,7 +270,7 @@ export function createProxy(d: ProxyDeps) {
     d.metrics.tokens(provider.provider_name, model, u);
   }
 
-  async function handle(req: FastifyRequest, reply: FastifyReply, call: CallSpec): Promise<void> {
+  async function handle(req: GatewayRequest, reply: GatewayReply, call: CallSpec): Promise<void> {
     const t0 = performance.now();
     const at = d.clock.now();
     const { route, op } = call;

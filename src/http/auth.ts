@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../shared/errors.ts';
 import { hasScope, type Principal, type Scope } from '../auth/keys.ts';
@@ -9,7 +10,7 @@ declare module 'fastify' {
   }
 }
 
-export function bearerToken(req: FastifyRequest): string | undefined {
+export function bearerToken(req: { headers: IncomingHttpHeaders }): string | undefined {
   const h = req.headers.authorization;
   if (typeof h === 'string') {
     const m = /^Bearer\s+(.+)$/i.exec(h.trim());

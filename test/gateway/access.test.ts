@@ -31,6 +31,44 @@ describe('gateway keys, attribution, policies and the quota seam', () => {
     expect(((await r.json()) as any).error).toMatchObject({ type: 'invalid_request', param: 'model' });
   });
 
+  it('bad bodies get the same error over the direct HTTP path as through the Fastify route', async () => {
+    const url = '/openai/v1/chat/completions';
+    const headers = { authorization: `Bearer ${env.key}`, 'content-type': 'application/json' };
+    for (const [body, status, param] of [
+      ['{"model":', 400, 'body'],
+      ['[1,2]', 400, 'body'],
+      ['{"model":"gpt-4o","stream":"yes"}', 400, 'stream'],
+      ['{"model":""}', 400, 'model'],
+    ] as const) {
+      const direct = await fetch(env.base + url, { method: 'POST', headers, body });
+      const viaFastify = await env.app.tg.server.inject({ method: 'POST', url, headers, payload: body });
+      expect(direct.status, body).toBe(status);
+      const b = (await direct.json()) as any;
+      expect(b.error.param, body).toBe(param);
+      expect(viaFastify.statusCode, body).toBe(status);
+      expect(viaFastify.json(), body).toEqual(b);
+      expect(direct.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    }
+    const limit = env.app.tg.config.ingest.body_limit_bytes;
+    const big = await fetch(env.base + url, { method: 'POST', headers, body: '{"model":"gpt-4o","pad":"' + 'x'.repeat(limit) + '"}' });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as any).error.code).toBe('BODY_TOO_LARGE');
+    // A chunked body (no content-length) over the limit is refused as it arrives.
+    const chunked = await fetch(env.base + url, {
+      method: 'POST',
+      headers,
+      duplex: 'half',
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 3; i++) c.enqueue(new TextEncoder().encode('x'.repeat(Math.ceil(limit / 2))));
+          c.close();
+        },
+      }),
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect((await chat({ authorization: `Bearer ${env.key}` })).status).toBe(200);
+  });
+
   it('attribution headers: subject, feature and project; a subject-bound key cannot be re-attributed', async () => {
     await chat({ authorization: `Bearer ${env.key}`, 'x-tollgate-subject': 'user-42', 'x-tollgate-feature': 'summarise', 'x-tollgate-project': 'p9' });
     const e = await until(async () => ((await last())?.subject === 'user-42' ? last() : undefined));
