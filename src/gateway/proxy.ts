@@ -316,6 +316,7 @@ export function createProxy(d: ProxyDeps) {
     // OpenAI chat streams: ask for the usage chunk, and hide it if the client did not ask.
     let hide = false;
     let modified = false;
+    const original = body;
     if (op === 'chat' && stream && !asksForUsage(body)) {
       body = { ...body, stream_options: { ...(obj(body.stream_options) ?? {}), include_usage: true } };
       modified = true;
@@ -338,7 +339,7 @@ export function createProxy(d: ProxyDeps) {
       const last = i === targets.length - 1;
       const up = buildUpstream({
         provider, api: route.api, op, subpath: call.subpath, query: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
-        body, raw, modified, stream, model, clientHeaders: req.headers,
+        body, original, raw, modified, stream, model, clientHeaders: req.headers,
         passthrough: provider.type === 'bedrock' ? undefined : passthrough,
         apiKey: passthrough || provider.type === 'bedrock' ? undefined : await apiKeyFor(provider),
       });

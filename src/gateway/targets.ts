@@ -46,6 +46,8 @@ export interface BuildInput {
   raw: Buffer;
   /** The raw body must be re-serialised (stream_options added). */
   modified: boolean;
+  /** The body as the client sent it (parsed), before any change. */
+  original: Record<string, any>;
   stream: boolean;
   model: string;
   clientHeaders: Record<string, string | string[] | undefined>;
@@ -55,7 +57,33 @@ export interface BuildInput {
   apiKey?: string;
 }
 
-const serialise = (i: BuildInput, body?: Record<string, any>) => (body ? JSON.stringify(body) : i.modified ? JSON.stringify(i.body) : i.raw);
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+const USAGE_OPTION = Buffer.from('"stream_options":{"include_usage":true},');
+
+/**
+ * The client's bytes with `"stream_options":{"include_usage":true}` added as the object's first
+ * member, when the body has no stream_options of its own: re-serialising a large prompt costs far
+ * more than splicing one member in. Undefined when the bytes are not a non-empty object.
+ */
+export function withUsageOption(raw: Buffer): Buffer | undefined {
+  let i = 0;
+  while (i < raw.length && isSpace(raw[i]!)) i++;
+  if (raw[i] !== OPEN_BRACE) return undefined;
+  let j = i + 1;
+  while (j < raw.length && isSpace(raw[j]!)) j++;
+  if (j >= raw.length || raw[j] === CLOSE_BRACE) return undefined;
+  return Buffer.concat([raw.subarray(0, i + 1), USAGE_OPTION, raw.subarray(i + 1)]);
+}
+
+const serialise = (i: BuildInput, body?: Record<string, any>) => {
+  if (body) return JSON.stringify(body);
+  if (!i.modified) return i.raw;
+  // Only stream_options changed, and the client sent none: splice it into the client's bytes.
+  if (i.body.stream_options?.include_usage === true && !('stream_options' in i.original)) return withUsageOption(i.raw) ?? JSON.stringify(i.body);
+  return JSON.stringify(i.body);
+};
 
 // Providers come from config and live as long as the process: parse each base URL once.
 const parsedBase = new WeakMap<ResolvedProvider, { u: URL; basePath: string }>();
