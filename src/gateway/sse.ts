@@ -5,7 +5,28 @@ export interface RawSse extends SseEvent {
   raw: string;
 }
 
-const BOUNDARY = /\r\n\r\n|\n\n|\r\r/;
+/**
+ * Fields are parsed on first read: the gateway forwards `raw` to the client first and reads usage
+ * from the fields after the write, so parsing stays off the time to first byte.
+ */
+class LazySse implements RawSse {
+  private parsed: SseEvent | undefined;
+  constructor(
+    readonly raw: string,
+    private readonly blockEnd: number,
+  ) {}
+  private fields(): SseEvent {
+    return (this.parsed ??= parseSseBlock(this.raw.slice(0, this.blockEnd)));
+  }
+  get event(): string | undefined {
+    return this.fields().event;
+  }
+  get data(): string {
+    return this.fields().data;
+  }
+}
+
+const BOUNDARY = /\r\n\r\n|\n\n|\r\r/g;
 
 /** Parses one event block's `event:` and `data:` lines (comments and other fields ignored). */
 export function parseSseBlock(block: string): SseEvent {
@@ -51,16 +72,25 @@ export class SseSplitter {
 
   private drain(): RawSse[] {
     const out: RawSse[] = [];
+    let from = 0;
     for (;;) {
-      const m = BOUNDARY.exec(this.buf);
+      const m = nextBoundary(this.buf, from);
       if (!m) break;
-      const end = m.index + m[0].length;
-      const raw = this.buf.slice(0, end);
-      this.buf = this.buf.slice(end);
-      const ev = parseSseBlock(raw.slice(0, m.index));
-      if (ev.data || ev.event) out.push({ raw, ...ev });
-      else out.push({ raw, data: '' });
+      out.push(new LazySse(this.buf.slice(from, m.end), m.at - from));
+      from = m.end;
     }
+    if (from) this.buf = this.buf.slice(from);
     return out;
   }
+}
+
+/** The first event terminator at or after `from`: where it starts and where it ends. */
+function nextBoundary(buf: string, from: number): { at: number; end: number } | undefined {
+  // Most streams use bare \n line ends: one indexOf, no regex, unless a \r is in sight.
+  const nn = buf.indexOf('\n\n', from);
+  const cr = buf.indexOf('\r', from);
+  if (cr < 0 || (nn >= 0 && nn < cr)) return nn < 0 ? undefined : { at: nn, end: nn + 2 };
+  BOUNDARY.lastIndex = from;
+  const m = BOUNDARY.exec(buf);
+  return m ? { at: m.index, end: m.index + m[0].length } : undefined;
 }

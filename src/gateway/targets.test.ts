@@ -18,8 +18,9 @@ describe('withUsageOption', () => {
         fc.dictionary(fc.string().filter((k) => k !== 'stream_options' && k !== '__proto__'), fc.jsonValue(), { minKeys: 1 }),
         fc.constantFrom(undefined, 0, 1, 2, '\t'),
         (o, indent) => {
-          const out = withUsageOption(Buffer.from(JSON.stringify(o, null, indent)));
-          expect(JSON.parse(String(out))).toEqual({ ...o, stream_options: { include_usage: true } });
+          const text = JSON.stringify(o, null, indent);
+          const out = withUsageOption(Buffer.from(text));
+          expect(JSON.parse(String(out))).toEqual({ ...JSON.parse(text), stream_options: { include_usage: true } });
         },
       ),
       { numRuns: 500 },

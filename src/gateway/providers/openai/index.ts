@@ -103,9 +103,10 @@ export default openai;
 export function hideUsage(raw: string): string | null {
   const dataIdx = raw.indexOf('data:');
   if (dataIdx < 0) return raw;
+  if (!raw.includes('"usage"')) return raw; // most chunks and [DONE]: nothing to cut, nothing to parse
+  const exact = raw.indexOf(',"usage":null'); // OpenAI's own spelling: cut without a regex
+  if (exact >= 0) return raw.slice(0, exact) + raw.slice(exact + 13);
   const payload = raw.slice(dataIdx + 5).trim();
-  if (payload === '[DONE]') return raw;
-  if (!raw.includes('"usage"')) return raw; // most chunks: nothing to cut, nothing to parse
   if (raw.includes('"usage":null')) {
     const cut = raw.replace(/,\s*"usage":\s*null/, '');
     return cut !== raw ? cut : raw.replace(/"usage":\s*null\s*,\s*/, '');
