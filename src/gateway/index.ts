@@ -94,7 +94,7 @@ export function createGateway(d: GatewayDeps): Gateway {
     }
     for (const s of sums.values()) metrics.cost(s.provider, s.model, s.usd);
   });
-  if (d.config.enabled) registerGatewayRoutes(d.server, { proxy, routes, bodyLimit: d.bodyLimit, logger: d.logger });
+  if (d.config.enabled) registerGatewayRoutes(d.server, { proxy, routes, bodyLimit: d.bodyLimit });
   registerPolicyRoutes(d.server, { keys: d.keys, policies, routes });
   return {
     recorder,

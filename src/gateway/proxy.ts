@@ -150,14 +150,8 @@ interface CallRecord {
   keyId: string;
 }
 
-/** The request body's two fields the gateway reads; zod runs only to word the error. */
+/** The request body's two fields the gateway reads, validated. */
 function readBody(parsed: unknown): { body: Record<string, any>; model: string; stream: boolean } {
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-    const b = parsed as Record<string, any>;
-    const m = b.model;
-    const st = b.stream;
-    if (typeof m === 'string' && m.length >= 1 && m.length <= 256 && (st === undefined || typeof st === 'boolean')) return { body: b, model: m, stream: st === true };
-  }
   const r = bodyShape.safeParse(parsed);
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -316,8 +310,9 @@ export function createProxy(d: ProxyDeps) {
     // OpenAI chat streams: ask for the usage chunk, and hide it if the client did not ask.
     let hide = false;
     let modified = false;
-    const original = body;
+    let spliceUsageOption = false;
     if (op === 'chat' && stream && !asksForUsage(body)) {
+      spliceUsageOption = !('stream_options' in body);
       body = { ...body, stream_options: { ...(obj(body.stream_options) ?? {}), include_usage: true } };
       modified = true;
       hide = true;
@@ -339,7 +334,7 @@ export function createProxy(d: ProxyDeps) {
       const last = i === targets.length - 1;
       const up = buildUpstream({
         provider, api: route.api, op, subpath: call.subpath, query: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
-        body, original, raw, modified, stream, model, clientHeaders: req.headers,
+        body, raw, modified, spliceUsageOption, stream, model, clientHeaders: req.headers,
         passthrough: provider.type === 'bedrock' ? undefined : passthrough,
         apiKey: passthrough || provider.type === 'bedrock' ? undefined : await apiKeyFor(provider),
       });

@@ -1,71 +1,22 @@
 import { z } from 'zod';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addDirectRoute, type App, type DirectHandler } from '../http/server.ts';
-import type { Logger } from '../shared/log.ts';
+import { addDirectRoute, type App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import type { ResolvedRoute } from './config.ts';
 import type { PolicyService } from './policy.ts';
-import type { CallSpec, GatewayReply, GatewayRequest, Proxy } from './proxy.ts';
+import type { Proxy } from './proxy.ts';
 
 const RESERVED = new Set(['v1', 'healthz', 'metrics', 'docs', 'openapi.json', 'webhooks']);
 
-function sendError(res: ServerResponse, err: unknown, logger: Logger) {
-  if (res.headersSent) return void res.destroy();
-  let e: ApiError;
-  if (err instanceof ApiError) e = err;
-  else {
-    logger.error({ err }, 'gateway request failed');
-    e = new ApiError('internal_error', 'INTERNAL', 'an internal error occurred; it has been logged');
-  }
-  const body = JSON.stringify(e.toBody());
-  res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 const NO_HIJACK = () => {};
-
-/**
- * The same call as the Fastify route, served straight from Node's HTTP server: the body is read
- * as raw bytes up to the limit, and errors answer in the one error shape.
- */
-function direct(deps: { proxy: Proxy; bodyLimit: number; logger: Logger }, spec: CallSpec): DirectHandler {
-  const tooLarge = () => new ApiError('payload_too_large', 'BODY_TOO_LARGE', `the request body is larger than the limit of ${deps.bodyLimit} bytes`);
-  const refuse = (req: IncomingMessage, res: ServerResponse) => {
-    res.setHeader('connection', 'close');
-    sendError(res, tooLarge(), deps.logger);
-    req.resume();
-  };
-  return (req, res) => {
-    if (Number(req.headers['content-length']) > deps.bodyLimit) return refuse(req, res);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (c: Buffer) => {
-      if (refused) return;
-      size += c.length;
-      if (size > deps.bodyLimit) {
-        refused = true;
-        return refuse(req, res);
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      const request: GatewayRequest = { headers: req.headers, url: req.url ?? '', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) };
-      const reply: GatewayReply = { raw: res, hijack: NO_HIJACK };
-      deps.proxy.handle(request, reply, spec).catch((err) => sendError(res, err, deps.logger));
-    });
-  };
-}
 
 /**
  * The drop-in provider routes, in their own scope so bodies stay raw bytes (no re-serialising).
  * The OpenAI and Anthropic routes are also served directly (see addDirectRoute); Fastify keeps
  * them for the OpenAPI document and for inject().
  */
-export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Map<string, ResolvedRoute>; bodyLimit: number; logger: Logger }) {
+export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Map<string, ResolvedRoute>; bodyLimit: number }) {
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
@@ -79,7 +30,7 @@ export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Ma
       const post = (path: string, summary: string, call: Omit<Parameters<Proxy['handle']>[2], 'route'>) => {
         const spec = { route, ...call };
         scope.post(path, { schema: { tags, summary } }, (req, reply) => deps.proxy.handle(req, reply, spec));
-        addDirectRoute(app, path, direct(deps, spec));
+        addDirectRoute(app, path, (req, body, res) => deps.proxy.handle({ headers: req.headers, url: req.url ?? '', body }, { raw: res, hijack: NO_HIJACK }, spec));
       };
       if (route.api === 'openai') {
         post(`${p}/v1/chat/completions`, `Chat Completions via route "${route.name}" (OpenAI-compatible)`, { op: 'chat', subpath: '/chat/completions' });

@@ -44,10 +44,10 @@ export interface BuildInput {
   query: string;
   body: Record<string, any>;
   raw: Buffer;
-  /** The raw body must be re-serialised (stream_options added). */
+  /** The raw body must change (stream_options added). */
   modified: boolean;
-  /** The body as the client sent it (parsed), before any change. */
-  original: Record<string, any>;
+  /** The only change is a `stream_options` the client did not send: splice it into the raw bytes. */
+  spliceUsageOption: boolean;
   stream: boolean;
   model: string;
   clientHeaders: Record<string, string | string[] | undefined>;
@@ -80,9 +80,7 @@ export function withUsageOption(raw: Buffer): Buffer | undefined {
 const serialise = (i: BuildInput, body?: Record<string, any>) => {
   if (body) return JSON.stringify(body);
   if (!i.modified) return i.raw;
-  // Only stream_options changed, and the client sent none: splice it into the client's bytes.
-  if (i.body.stream_options?.include_usage === true && !('stream_options' in i.original)) return withUsageOption(i.raw) ?? JSON.stringify(i.body);
-  return JSON.stringify(i.body);
+  return (i.spliceUsageOption ? withUsageOption(i.raw) : undefined) ?? JSON.stringify(i.body);
 };
 
 // Providers come from config and live as long as the process: parse each base URL once.

@@ -23,6 +23,9 @@ interface MeterRow {
   created_at: Date | string;
 }
 
+/** The columns MeterRow reads, named (a prepared `SELECT *` fails once a migration adds a column). */
+const METER_COLUMNS = 'slug, event_type, aggregation, value_property, group_by, description, origin, kind, created_at';
+
 function toMeter(r: MeterRow): Meter {
   return {
     slug: r.slug,
@@ -38,23 +41,18 @@ function toMeter(r: MeterRow): Meter {
 }
 
 export async function listMeters(q: Queryable): Promise<Meter[]> {
-  const r = await q.query<MeterRow>('SELECT * FROM meters ORDER BY origin = \'builtin\' DESC, slug');
+  const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters ORDER BY origin = 'builtin' DESC, slug`);
   return r.rows.map(toMeter);
 }
 
 /** The event meters that count these event types (the ingest hook's per-batch lookup). */
 export async function eventMetersFor(q: Queryable, types: string[]): Promise<Meter[]> {
-  // Columns named, not *: a prepared statement fails once a later migration adds a column.
-  const r = await q.query<MeterRow>(
-    "SELECT slug, event_type, aggregation, value_property, group_by, description, origin, kind, created_at FROM meters WHERE kind = 'events' AND event_type = ANY($1::text[]) ORDER BY slug",
-    [types],
-    { prepare: 'meters_for_types' },
-  );
+  const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters WHERE kind = 'events' AND event_type = ANY($1::text[]) ORDER BY slug`, [types], { prepare: 'meters_for_types' });
   return r.rows.map(toMeter);
 }
 
 export async function getMeter(q: Queryable, slug: string): Promise<Meter | undefined> {
-  const r = await q.query<MeterRow>('SELECT * FROM meters WHERE slug = $1', [slug]);
+  const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters WHERE slug = $1`, [slug]);
   return r.rows[0] ? toMeter(r.rows[0]) : undefined;
 }
 

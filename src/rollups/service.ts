@@ -1,7 +1,7 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { QUARTER_HOUR, TooManyWindowsError, formatInZone, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
+import { QUARTER_HOUR, TooManyWindowsError, formatInZone, isUtc, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
 import type { StoredEvent, CostChange } from '../events/types.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
@@ -166,7 +166,6 @@ export interface RollupOptions {
   zone?: string;
 }
 
-const isUtc = (tz: string) => tz === 'UTC' || tz === 'Etc/UTC';
 
 export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
   // The zone whose grains the cubes hold; null until init() has checked it (and for UTC).

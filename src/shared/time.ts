@@ -113,9 +113,12 @@ function wallAsUtc(w: Wall): number {
   return d.getTime();
 }
 
+/** True for the zone names that are plain UTC. */
+export const isUtc = (tz: string): boolean => tz === 'UTC' || tz === 'Etc/UTC';
+
 /** The zone's offset from UTC at an instant, in milliseconds (east positive), to whole seconds. */
 export function offsetMs(tz: string, t: Date | number): number {
-  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  if (isUtc(tz)) return 0;
   const ms = typeof t === 'number' ? t : t.getTime();
   const floored = Math.floor(ms / 1000) * 1000;
   let slots = slotOffsets.get(tz);
