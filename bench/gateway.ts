@@ -1,9 +1,11 @@
 /**
  * npm run bench:gateway — latency the gateway adds, measured open-loop against one local upstream
- * in the same run: the same requests go straight to the upstream ("direct") and through a real
- * `tollgate serve` process ("gateway"); added = gateway − direct at each percentile.
- * - non-streaming chat completions at --rps (default 500) for --seconds (default 10) each;
- * - streaming chat completions: time to first byte, at --stream-rps (default 100);
+ * in the same run: the same requests go straight to the upstream ("direct"), through a real
+ * `tollgate serve` process ("gateway") and through a bare pass-through process ("floor");
+ * added = gateway − direct at each percentile.
+ * - non-streaming chat completions at --rps (default 500) for --seconds (default 10) per path;
+ * - streaming chat completions: time to first byte, at --stream-rps (100) for --stream-seconds (5);
+ * - the paths take turns in --rounds (5) rounds, their samples pooled;
  * - peak RSS (VmHWM) of the gateway process.
  * Latency counts from each request's scheduled start (no coordinated omission).
  */
@@ -19,6 +21,8 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const RPS = Number(args.get('rps') ?? 500);
 const SECONDS = Number(args.get('seconds') ?? 10);
 const STREAM_RPS = Number(args.get('stream-rps') ?? 100);
+const STREAM_SECONDS = Number(args.get('stream-seconds') ?? Math.max(3, SECONDS / 2));
+const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 5));
 const WARMUP = 2;
 
 const upstream = new Worker(new URL('./upstream-worker.mjs', import.meta.url));
@@ -74,28 +78,45 @@ const machineTicks = (): { busy: number; all: number } => {
   return { busy: all - f[3]! - f[4]!, all };
 };
 const cpuSnapshot = () => ({ gw: ticksOf(server.proc.pid!), floor: ticksOf(floor.pid!), bench: ticksOf(process.pid), pg: postgresTicks(), m: machineTicks(), at: performance.now() });
-function cpuSince(a: ReturnType<typeof cpuSnapshot>): string {
-  const b = cpuSnapshot();
-  const sec = (b.at - a.at) / 1000;
-  // Backends that exit during a phase take their ticks with them, so small negatives are noise.
-  const pct = (t: number) => `${Math.max(0, Math.round(t / sec))}%`;
-  const other = b.m.busy - a.m.busy - (b.gw - a.gw) - (b.floor - a.floor) - (b.bench - a.bench) - (b.pg - a.pg);
-  return `cpu: gateway ${pct(b.gw - a.gw)}, floor ${pct(b.floor - a.floor)}, bench+upstream ${pct(b.bench - a.bench)}, postgres ${pct(b.pg - a.pg)}, other ${pct(other)} (of ${Math.round((b.m.all - a.m.all) / sec)}%)`;
-}
+/** CPU ticks per party summed over a path's phases (they are interleaved with the other paths'). */
+const cpuTotals = new Map<string, { gw: number; floor: number; bench: number; pg: number; busy: number; all: number; sec: number }>();
 async function measured<T>(label: string, fn: () => Promise<T>): Promise<T> {
-  const s = cpuSnapshot();
+  const a = cpuSnapshot();
   const r = await fn();
-  cpuLines.push(`  ${label.padEnd(16)} ${cpuSince(s)}`);
+  const b = cpuSnapshot();
+  const t = cpuTotals.get(label) ?? { gw: 0, floor: 0, bench: 0, pg: 0, busy: 0, all: 0, sec: 0 };
+  t.gw += b.gw - a.gw;
+  t.floor += b.floor - a.floor;
+  t.bench += b.bench - a.bench;
+  t.pg += b.pg - a.pg;
+  t.busy += b.m.busy - a.m.busy;
+  t.all += b.m.all - a.m.all;
+  t.sec += (b.at - a.at) / 1000;
+  cpuTotals.set(label, t);
   return r;
 }
-const cpuLines: string[] = [];
+function cpuLine(label: string): string {
+  const t = cpuTotals.get(label)!;
+  // Backends that exit during a phase take their ticks with them, so small negatives are noise.
+  const pct = (x: number) => `${Math.max(0, Math.round(x / t.sec))}%`;
+  return `  ${label.padEnd(16)} cpu: gateway ${pct(t.gw)}, floor ${pct(t.floor)}, bench+upstream ${pct(t.bench)}, postgres ${pct(t.pg)}, other ${pct(t.busy - t.gw - t.floor - t.bench - t.pg)} (of ${Math.round(t.all / t.sec)}%)`;
+}
 
 const nonStream = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
-const stream = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] });
+const streamBody = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] });
+
+// One client pool per path for the whole run: its kept-alive connections carry over from the
+// warm-up into every turn, so no turn starts with connection set-up.
+const pools = new Map<string, Pool>();
+const poolFor = (origin: string) => {
+  let p = pools.get(origin);
+  if (!p) pools.set(origin, (p = new Pool(origin, { connections: 256, keepAliveTimeout: 60_000 })));
+  return p;
+};
 
 /** Open loop: request i is scheduled at start + i/rate; its latency counts from that instant. */
 async function openLoop(origin: string, path: string, body: string, rate: number, seconds: number, ttfb: boolean): Promise<{ lat: number[]; errors: number; late: number }> {
-  const pool = new Pool(origin, { connections: 256, keepAliveTimeout: 60_000 });
+  const pool = poolFor(origin);
   const total = Math.round(rate * seconds);
   const lat: number[] = [];
   let errors = 0;
@@ -135,7 +156,6 @@ async function openLoop(origin: string, path: string, body: string, rate: number
     );
   }
   await Promise.all(inflight);
-  await pool.close();
   lat.sort((a, b) => a - b);
   return { lat, errors, late };
 }
@@ -151,25 +171,51 @@ function report(label: string, direct: number[], gw: number[]) {
   return { p50: percentile(gw, 50) - percentile(direct, 50), p99: percentile(gw, 99) - percentile(direct, 99) };
 }
 
+/**
+ * The three paths take turns, ROUNDS times, each for its share of the time: a machine that is
+ * noisier in one stretch of the run (another tenant, a backup) then weighs on every path alike
+ * instead of on whichever phase it happened to fall in. Each path's samples are pooled.
+ */
+async function interleaved(stream: boolean, rate: number, seconds: number) {
+  const body = stream ? streamBody : nonStream;
+  const lat = { direct: [] as number[], gateway: [] as number[], floor: [] as number[] };
+  const errors = { direct: 0, gateway: 0, floor: 0 };
+  let late = 0;
+  const paths = [
+    ['direct', upUrl, '/v1/chat/completions'],
+    ['gateway', server.url, '/openai/v1/chat/completions'],
+    ['floor', floorUrl, '/openai/v1/chat/completions'],
+  ] as const;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, origin, path] of paths) {
+      const run = () => openLoop(origin, path, body, rate, seconds / ROUNDS, stream);
+      const x = stream ? await run() : await measured(name, run);
+      lat[name].push(...x.lat);
+      errors[name] += x.errors;
+      late += x.late;
+    }
+  }
+  for (const l of Object.values(lat)) l.sort((a, b) => a - b);
+  return { lat, errors, late };
+}
+
 try {
   console.log(`store: ${STORE}`);
-  console.log(`gateway bench: upstream ${upUrl}, gateway ${server.url}, ${RPS} req/s × ${SECONDS}s non-streaming, ${STREAM_RPS} req/s streaming`);
-  // warm up both paths (connections, JIT, key cache)
-  await openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, WARMUP, false);
-  await openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, WARMUP, false);
-  await openLoop(floorUrl, '/openai/v1/chat/completions', nonStream, RPS, WARMUP, false);
-  const d1 = await measured('direct', () => openLoop(upUrl, '/v1/chat/completions', nonStream, RPS, SECONDS, false));
-  const g1 = await measured('gateway', () => openLoop(server.url, '/openai/v1/chat/completions', nonStream, RPS, SECONDS, false));
-  const f1 = await measured('floor', () => openLoop(floorUrl, '/openai/v1/chat/completions', nonStream, RPS, SECONDS, false));
-  const added = report(`non-streaming chat completions, latency (errors direct ${d1.errors}, gateway ${g1.errors}; late schedules ${d1.late}/${g1.late})`, d1.lat, g1.lat);
-  const floorAdded = report('  the same through a bare pass-through process (the floor any Node gateway pays here)', d1.lat, f1.lat);
-  const d2 = await openLoop(upUrl, '/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
-  const g2 = await openLoop(server.url, '/openai/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
-  const f2 = await openLoop(floorUrl, '/openai/v1/chat/completions', stream, STREAM_RPS, Math.max(3, SECONDS / 2), true);
-  const addedS = report(`streaming chat completions, time to first byte (errors ${d2.errors}/${g2.errors})`, d2.lat, g2.lat);
-  const floorS = report('  the same through the bare pass-through process', d2.lat, f2.lat);
+  console.log(`gateway bench: upstream ${upUrl}, gateway ${server.url}, ${RPS} req/s × ${SECONDS}s non-streaming, ${STREAM_RPS} req/s × ${STREAM_SECONDS}s streaming, each path in ${ROUNDS} turns`);
+  // warm up every path (connections, JIT, key cache)
+  for (const stream of [false, true]) {
+    await openLoop(upUrl, '/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
+    await openLoop(server.url, '/openai/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
+    await openLoop(floorUrl, '/openai/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
+  }
+  const n = await interleaved(false, RPS, SECONDS);
+  const added = report(`non-streaming chat completions, latency (errors direct ${n.errors.direct}, gateway ${n.errors.gateway}, floor ${n.errors.floor}; late schedules ${n.late})`, n.lat.direct, n.lat.gateway);
+  const floorAdded = report('  the same through a bare pass-through process (the floor any Node gateway pays here)', n.lat.direct, n.lat.floor);
+  const st = await interleaved(true, STREAM_RPS, STREAM_SECONDS);
+  const addedS = report(`streaming chat completions, time to first byte (errors direct ${st.errors.direct}, gateway ${st.errors.gateway}, floor ${st.errors.floor}; late schedules ${st.late})`, st.lat.direct, st.lat.gateway);
+  const floorS = report('  the same through the bare pass-through process', st.lat.direct, st.lat.floor);
   console.log(`Tollgate beyond the bare pass-through: non-streaming p50 +${(added.p50 - floorAdded.p50).toFixed(3)} ms, p99 +${(added.p99 - floorAdded.p99).toFixed(3)} ms; streaming TTFB p50 +${(addedS.p50 - floorS.p50).toFixed(3)} ms, p99 +${(addedS.p99 - floorS.p99).toFixed(3)} ms`);
-  console.log(`CPU per phase (non-streaming; 100% = one core):\n${cpuLines.join('\n')}`);
+  console.log(`CPU per path (non-streaming; 100% = one core):\n${['direct', 'gateway', 'floor'].map(cpuLine).join('\n')}`);
   const rss = rssPeak();
   console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);
   // The targets hold for both: non-streaming latency and streaming time to first byte.
@@ -177,6 +223,7 @@ try {
   console.log(`targets (added p50 ≤ 0.5 ms, p99 ≤ 3 ms, RSS ≤ 200 MB): ${ok ? 'met' : 'NOT met'}  [non-streaming p50 +${added.p50.toFixed(3)} p99 +${added.p99.toFixed(3)}; streaming TTFB p50 +${addedS.p50.toFixed(3)} p99 +${addedS.p99.toFixed(3)}; RSS ${rss.toFixed(0)} MB]`);
 } finally {
   if (process.env.BENCH_DUMP_METRICS) console.log((await (await fetch(server.url + "/metrics")).text()).split("\n").filter((l) => /overhead.*(_sum|_count)|upstream.*(_sum|_count)/.test(l)).join("\n"));
+  await Promise.all([...pools.values()].map((p) => p.close()));
   await server.stop();
   await pgdb?.drop();
   floor.kill();

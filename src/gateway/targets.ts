@@ -1,5 +1,5 @@
 import type { ResolvedProvider } from './config.ts';
-import type { Operation, ProviderSpec } from './usage.ts';
+import { obj, type Operation, type ProviderSpec } from './usage.ts';
 import { openai } from './providers/openai/index.ts';
 import { anthropic } from './providers/anthropic/index.ts';
 import { bedrock, bedrockPath } from './providers/bedrock/index.ts';
@@ -44,9 +44,9 @@ export interface BuildInput {
   query: string;
   body: Record<string, any>;
   raw: Buffer;
-  /** The raw body must change (stream_options added). */
-  modified: boolean;
-  /** The only change is a `stream_options` the client did not send: splice it into the raw bytes. */
+  /** Ask the upstream for the usage chunk (`stream_options.include_usage`): the body must change. */
+  addUsageOption: boolean;
+  /** The client sent no `stream_options` of its own: the option is spliced into its raw bytes. */
   spliceUsageOption: boolean;
   stream: boolean;
   model: string;
@@ -77,11 +77,21 @@ export function withUsageOption(raw: Buffer): Buffer | undefined {
   return Buffer.concat([raw.subarray(0, i + 1), USAGE_OPTION, raw.subarray(i + 1)]);
 }
 
-const serialise = (i: BuildInput, body?: Record<string, any>) => {
-  if (body) return JSON.stringify(body);
-  if (!i.modified) return i.raw;
-  return (i.spliceUsageOption ? withUsageOption(i.raw) : undefined) ?? JSON.stringify(i.body);
-};
+/**
+ * The upstream body: the client's bytes when nothing changes or when the usage option can be
+ * spliced in; otherwise the parsed body re-serialised with the option and/or the mapped model.
+ */
+function serialise(i: BuildInput, mappedModel: string | undefined): Buffer | string {
+  if (!mappedModel) {
+    if (!i.addUsageOption) return i.raw;
+    const spliced = i.spliceUsageOption ? withUsageOption(i.raw) : undefined;
+    if (spliced) return spliced;
+  }
+  let body = i.body;
+  if (i.addUsageOption) body = { ...body, stream_options: { ...(obj(body.stream_options) ?? {}), include_usage: true } };
+  if (mappedModel) body = { ...body, model: mappedModel };
+  return JSON.stringify(body);
+}
 
 // Providers come from config and live as long as the process: parse each base URL once.
 const parsedBase = new WeakMap<ResolvedProvider, { u: URL; basePath: string }>();
@@ -101,7 +111,6 @@ export function buildUpstream(i: BuildInput): UpstreamRequest {
   const headers = forwardHeaders(i.clientHeaders);
   const mapped = p.model_map?.[i.model];
   if (p.type === 'openai' || p.type === 'azure') {
-    let body = mapped ? { ...i.body, model: mapped } : undefined;
     let path = basePath + i.subpath;
     let query = i.query;
     if (p.type === 'azure' && p.api_version) {
@@ -120,7 +129,7 @@ export function buildUpstream(i: BuildInput): UpstreamRequest {
       origin: u.origin,
       path: path + (query ? `?${query}` : ''),
       headers,
-      body: serialise(i, body),
+      body: serialise(i, mapped),
       spec: openai,
       op: i.op,
       format: i.stream ? 'sse' : 'json',
@@ -134,7 +143,7 @@ export function buildUpstream(i: BuildInput): UpstreamRequest {
       origin: u.origin,
       path: basePath + i.subpath + (i.query ? `?${i.query}` : ''),
       headers,
-      body: serialise(i, mapped ? { ...i.body, model: mapped } : undefined),
+      body: serialise(i, mapped),
       spec: anthropic,
       op: i.op,
       format: i.stream ? 'sse' : 'json',

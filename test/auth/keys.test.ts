@@ -47,6 +47,17 @@ describe('keys', () => {
     expect((await app.request('DELETE', '/v1/keys/key_nope')).status).toBe(404);
   });
 
+  it('a long chosen secret authenticates and revokes like any key; its hash is not a key', async () => {
+    const secret = 'tg_' + 'long-chosen-secret-'.repeat(10); // over 128 characters: cached by its hash
+    const { key } = await app.tg.keys.create({ name: 'long', scopes: ['read'], secret });
+    expect((await app.request('GET', '/v1/events', { key: secret })).status).toBe(200);
+    expect((await app.request('GET', '/v1/events', { key: secret })).status).toBe(200); // from the cache
+    const [{ key_hash }] = (await app.db.query<any>('SELECT key_hash FROM api_keys WHERE id = $1', [key.id])).rows;
+    expect((await app.request('GET', '/v1/events', { key: key_hash })).status).toBe(401);
+    await app.request('DELETE', `/v1/keys/${key.id}`);
+    expect((await app.request('GET', '/v1/events', { key: secret })).status).toBe(401);
+  });
+
   it('bootstrap happens once: with keys present nothing is created', async () => {
     const r = await app.tg.keys.bootstrap('tg_another_bootstrap_key_123');
     expect(r).toEqual({ created: false });

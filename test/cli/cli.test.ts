@@ -28,7 +28,7 @@ describe.runIf(TEST_DB === 'pglite')('tollgate --help', () => {
     const direct = await run(BIN, ['--help'], { timeout: 60_000 });
     expect(direct.stdout).toContain('Usage: tollgate');
     const shebangFlags = (await readFile(BIN, 'utf8')).split('\n', 1)[0]!.split(/\s+/).filter((f) => f.startsWith('--'));
-    expect(shebangFlags).toContain('--single-threaded-gc');
+    expect(shebangFlags).toEqual(['--single-threaded-gc', '--no-memory-reducer']);
     const pkg = JSON.parse(await readFile('package.json', 'utf8'));
     expect(pkg.scripts.start).toBe(`node ${shebangFlags.join(' ')} bin/tollgate.mjs serve`);
   });

@@ -128,6 +128,12 @@ describe('gateway keys, attribution, policies and the quota seam', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('x-tollgate-quota-level')).toBe('warning');
     expect(ok.headers.get('x-tollgate-remaining-tokens')).toBe('1234');
+    // A gate that answers asynchronously is awaited.
+    gw.setQuotaGate({ check: async () => ({ allowed: false, level: 'blocked', remaining_tokens: 7 }) });
+    const later = await chat({ authorization: `Bearer ${env.key}` });
+    expect(later.status).toBe(429);
+    expect(((await later.json()) as any).error.remaining_tokens).toBe(7);
+    expect(env.openai.seen.length).toBe(calls + 1);
     gw.setQuotaGate({ check: () => ({ allowed: true, level: 'ok' }) });
   });
 

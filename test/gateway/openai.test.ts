@@ -84,6 +84,19 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
     expect(e.data.status).toBe(429);
   });
 
+  it('an upstream that drops the connection after its head: 502 in the error shape, recorded as failed', async () => {
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-mode': 'cut' } })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err.status).toBe(502);
+    expect(err.error).toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
+    const [e] = await newEvents();
+    expect(e.data.status).toBe(502);
+    expect(e.data.error).toMatch(/^upstream response failed/);
+    expect(e).toMatchObject({ input_tokens: 0, output_tokens: 0 });
+  });
+
   it('a client disconnect aborts the upstream call and records what was generated (estimated)', async () => {
     const before = env.openai.aborted;
     const ac = new AbortController();
@@ -104,6 +117,26 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
     expect(e.estimated).toBe(true);
     expect(e.input_tokens).toBeGreaterThan(0);
     expect(e.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('a slow client holds the upstream back and still gets every byte, usage hidden and recorded exactly', async () => {
+    const res = await fetch(`${env.base}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.key}`, 'content-type': 'application/json', 'x-fake-mode': 'long' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    const reader = res.body!.getReader();
+    await new Promise((r) => setTimeout(r, 300)); // the gateway's socket to us fills up meanwhile
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+    }
+    expect(Buffer.concat(parts).toString('utf8')).toBe(F.openaiChatStream(false, undefined, F.OPENAI_LONG_TEXT).join(''));
+    const [e] = await newEvents();
+    expect(e).toMatchObject({ input_tokens: 476, cache_read_tokens: 1024, output_tokens: 12, estimated: false });
+    expect(e.data.status).toBe(200);
   });
 
   it('an upstream failure mid-stream is recorded (estimated) and the client sees the stream break', async () => {

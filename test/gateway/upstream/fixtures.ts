@@ -29,13 +29,15 @@ export const OPENAI_STREAM_USAGE = {
 };
 
 export const OPENAI_STREAM_TEXT = ['Hello', '!', ' How', ' can', ' I', ' help', ' you', ' today', '?'];
+/** A long answer (~6 MB of events) for backpressure: more than a slow client's socket buffers hold. */
+export const OPENAI_LONG_TEXT = Array.from({ length: 25_000 }, (_, i) => ` word${i}`);
 
 /** The chat.completion.chunk events of one stream; with include_usage every chunk carries "usage":null and a last usage-only chunk follows. */
-export function openaiChatStream(includeUsage: boolean, model = 'gpt-4o-mini-2024-07-18'): string[] {
+export function openaiChatStream(includeUsage: boolean, model = 'gpt-4o-mini-2024-07-18', text: string[] = OPENAI_STREAM_TEXT): string[] {
   const head = { id: 'chatcmpl-123', object: 'chat.completion.chunk', created: 1694268190, model, service_tier: 'default', system_fingerprint: 'fp_44709d6fcb' };
   const chunks: Record<string, unknown>[] = [
     { ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }] },
-    ...OPENAI_STREAM_TEXT.map((t) => ({ ...head, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] })),
+    ...text.map((t) => ({ ...head, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] })),
     { ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] },
   ];
   const out = chunks.map((c) => `data: ${JSON.stringify(includeUsage ? { ...c, usage: null } : c)}\n\n`);

@@ -8,7 +8,9 @@ import * as F from './fixtures.ts';
 
 /**
  * Local upstream servers answering like OpenAI, Anthropic and Bedrock (byte for byte for the
- * documented payloads). `x-fake-mode` picks a behaviour: 429, 500, midstream-error, hang, slow:<ms>.
+ * documented payloads). `x-fake-mode` picks a behaviour: 429, 500, midstream-error, hang, slow:<ms>,
+ * long (OpenAI chat streams: ~6 MB of events in one write), cut (OpenAI chat: the connection drops
+ * after the head).
  */
 export interface Seen {
   method: string;
@@ -100,7 +102,20 @@ export function startOpenAI(): Promise<Upstream> {
     const body = JSON.parse(req.body || '{}');
     const path = req.url.replace(/\?.*$/, '');
     if (path.endsWith('/chat/completions')) {
+      if (body.stream && mode === 'long') {
+        // All at once: the upstream is fast, the client is the slow party.
+        const all = F.openaiChatStream(body.stream_options?.include_usage === true, undefined, F.OPENAI_LONG_TEXT).join('');
+        u.sent.push(all);
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+        return void res.end(all);
+      }
       if (body.stream) return sse(res, u, F.openaiChatStream(body.stream_options?.include_usage === true), mode);
+      if (mode === 'cut') {
+        // The head and the start of the body, then the connection drops.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"id":"chatcmpl-');
+        return void setTimeout(() => res.destroy(), 5);
+      }
       return json(res, 200, F.OPENAI_CHAT, { 'x-request-id': 'req_chat' });
     }
     if (path.endsWith('/responses')) {
