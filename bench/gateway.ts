@@ -171,6 +171,12 @@ function report(label: string, direct: number[], gw: number[]) {
   return { p50: percentile(gw, 50) - percentile(direct, 50), p99: percentile(gw, 99) - percentile(direct, 99) };
 }
 
+const paths = [
+  ['direct', upUrl, '/v1/chat/completions'],
+  ['gateway', server.url, '/openai/v1/chat/completions'],
+  ['floor', floorUrl, '/openai/v1/chat/completions'],
+] as const;
+
 /**
  * The three paths take turns, ROUNDS times, each for its share of the time: a machine that is
  * noisier in one stretch of the run (another tenant, a backup) then weighs on every path alike
@@ -181,11 +187,6 @@ async function interleaved(stream: boolean, rate: number, seconds: number) {
   const lat = { direct: [] as number[], gateway: [] as number[], floor: [] as number[] };
   const errors = { direct: 0, gateway: 0, floor: 0 };
   let late = 0;
-  const paths = [
-    ['direct', upUrl, '/v1/chat/completions'],
-    ['gateway', server.url, '/openai/v1/chat/completions'],
-    ['floor', floorUrl, '/openai/v1/chat/completions'],
-  ] as const;
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, origin, path] of paths) {
       const run = () => openLoop(origin, path, body, rate, seconds / ROUNDS, stream);
@@ -203,11 +204,7 @@ try {
   console.log(`store: ${STORE}`);
   console.log(`gateway bench: upstream ${upUrl}, gateway ${server.url}, ${RPS} req/s × ${SECONDS}s non-streaming, ${STREAM_RPS} req/s × ${STREAM_SECONDS}s streaming, each path in ${ROUNDS} turns`);
   // warm up every path (connections, JIT, key cache)
-  for (const stream of [false, true]) {
-    await openLoop(upUrl, '/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
-    await openLoop(server.url, '/openai/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
-    await openLoop(floorUrl, '/openai/v1/chat/completions', stream ? streamBody : nonStream, RPS, WARMUP, stream);
-  }
+  for (const stream of [false, true]) for (const [, origin, path] of paths) await openLoop(origin, path, stream ? streamBody : nonStream, RPS, WARMUP, stream);
   const n = await interleaved(false, RPS, SECONDS);
   const added = report(`non-streaming chat completions, latency (errors direct ${n.errors.direct}, gateway ${n.errors.gateway}, floor ${n.errors.floor}; late schedules ${n.late})`, n.lat.direct, n.lat.gateway);
   const floorAdded = report('  the same through a bare pass-through process (the floor any Node gateway pays here)', n.lat.direct, n.lat.floor);
@@ -215,7 +212,7 @@ try {
   const addedS = report(`streaming chat completions, time to first byte (errors direct ${st.errors.direct}, gateway ${st.errors.gateway}, floor ${st.errors.floor}; late schedules ${st.late})`, st.lat.direct, st.lat.gateway);
   const floorS = report('  the same through the bare pass-through process', st.lat.direct, st.lat.floor);
   console.log(`Tollgate beyond the bare pass-through: non-streaming p50 +${(added.p50 - floorAdded.p50).toFixed(3)} ms, p99 +${(added.p99 - floorAdded.p99).toFixed(3)} ms; streaming TTFB p50 +${(addedS.p50 - floorS.p50).toFixed(3)} ms, p99 +${(addedS.p99 - floorS.p99).toFixed(3)} ms`);
-  console.log(`CPU per path (non-streaming; 100% = one core):\n${['direct', 'gateway', 'floor'].map(cpuLine).join('\n')}`);
+  console.log(`CPU per path (non-streaming; 100% = one core):\n${paths.map(([name]) => cpuLine(name)).join('\n')}`);
   const rss = rssPeak();
   console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);
   // The targets hold for both: non-streaming latency and streaming time to first byte.

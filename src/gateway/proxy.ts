@@ -18,7 +18,7 @@ import type { PolicyService } from './policy.ts';
 import { allows } from './policy.ts';
 import { allowAll, type QuotaDecision, type QuotaGate } from './quota.ts';
 import { buildUpstream, type UpstreamRequest } from './targets.ts';
-import { SseSplitter } from './sse.ts';
+import { SseSplitter, type RawSse } from './sse.ts';
 import { asksForUsage, hideUsage } from './providers/openai/index.ts';
 import { AwsEventStreamSplitter, chunkToSse, usageFromHeaders } from './providers/bedrock/index.ts';
 import { newAcc, obj, type Operation, type StreamAcc, type Usage } from './usage.ts';
@@ -122,6 +122,15 @@ function writeNow(res: ServerResponse, chunk: string | Buffer): boolean {
   const flowing = res.write(chunk);
   if (res.socket?.writableCorked) res.socket.uncork();
   return flowing;
+}
+/** What the client sees of these events when it did not ask for usage (hideUsage on each). */
+function withoutUsage(events: RawSse[]): string {
+  let out = '';
+  for (const ev of events) {
+    const kept = hideUsage(ev.raw);
+    if (kept !== null) out += kept;
+  }
+  return out;
 }
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -249,8 +258,10 @@ export function createProxy(d: ProxyDeps) {
     return call;
   }
 
-  /** One attempt's `llm.usage` event, handed to the recorder (count_tokens calls are not recorded). */
-  /** `suffix`: '' for the attempt that answers, `_a<n>` for failed earlier ones. */
+  /**
+   * One attempt's `llm.usage` event, handed to the recorder (count_tokens calls are not recorded).
+   * `suffix`: '' for the attempt that answers, `_a<n>` for failed earlier ones.
+   */
   function record(c: CallRecord, provider: ResolvedProvider, suffix: string, fields: Record<string, unknown>, usage: Usage | undefined, status: number) {
     if (c.op === 'count_tokens') return;
     const u = usage ?? NO_USAGE;
@@ -273,6 +284,11 @@ export function createProxy(d: ProxyDeps) {
     const model = String(data.model);
     d.metrics.request(c.routeName, provider.provider_name, model, status);
     d.metrics.tokens(provider.provider_name, model, u);
+  }
+
+  /** A failed attempt: no tokens, the status it ended with and why. */
+  function recordFailure(c: CallRecord, provider: ResolvedProvider, suffix: string, t0: number, attempt: number, error: string, status: number) {
+    record(c, provider, suffix, { latency_ms: Math.round(performance.now() - t0), attempt, error }, undefined, status);
   }
 
   async function handle(req: GatewayRequest, reply: GatewayReply, call: CallSpec): Promise<void> {
@@ -323,7 +339,6 @@ export function createProxy(d: ProxyDeps) {
 
     // OpenAI chat streams: ask for the usage chunk, and hide it if the client did not ask.
     const hide = op === 'chat' && stream && !asksForUsage(body);
-    const spliceUsageOption = hide && !('stream_options' in body);
 
     const c: CallRecord = { op, routeName: route.name, model, stream, at, subject: who.subject, team: who.team, project: who.project, feature: who.feature, keyId: principal.keyId };
 
@@ -340,7 +355,7 @@ export function createProxy(d: ProxyDeps) {
         const last = i === targets.length - 1;
         const up = buildUpstream({
           provider, api: route.api, op, subpath: call.subpath, query: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
-          body, raw, addUsageOption: hide, spliceUsageOption, stream, model, clientHeaders: req.headers,
+          body, raw, addUsageOption: hide, stream, model, clientHeaders: req.headers,
           passthrough: provider.type === 'bedrock' ? undefined : passthrough,
           apiKey: passthrough || provider.type === 'bedrock' ? undefined : await apiKeyFor(provider),
         });
@@ -352,14 +367,14 @@ export function createProxy(d: ProxyDeps) {
         if (upCall.failed) {
           const timedOut = upCall.reason instanceof Timeout;
           const status = client.gone ? 499 : timedOut ? 504 : 502;
-          record(c, provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: timedOut ? `no response within ${timeoutMs} ms` : errorText(upCall.error) }, undefined, status);
+          recordFailure(c, provider, attemptId, t0, i + 1, timedOut ? `no response within ${timeoutMs} ms` : errorText(upCall.error), status);
           if (!last && status !== 499) continue;
           if (status === 499) return void reply.hijack();
           throw new ApiError('upstream_error', timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} ${timedOut ? `did not answer within the timeout` : 'could not be reached'}`, undefined, undefined, timedOut ? 504 : 502);
         }
         if (!last && RETRYABLE(upCall.status)) {
           const text = (await upCall.body().catch(() => undefined))?.toString('utf8') ?? '';
-          record(c, provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: text.slice(0, 500) }, undefined, upCall.status);
+          recordFailure(c, provider, attemptId, t0, i + 1, text.slice(0, 500), upCall.status);
           continue;
         }
         if (stream && upCall.status < 300) {
@@ -374,7 +389,7 @@ export function createProxy(d: ProxyDeps) {
           } catch (e) {
             // The body broke off after the head: nothing of it reached the client yet.
             const status = client.gone ? 499 : 502;
-            record(c, provider, attemptId, { latency_ms: Math.round(performance.now() - t0), attempt: i + 1, error: `upstream response failed: ${errorText(e)}` }, undefined, status);
+            recordFailure(c, provider, attemptId, t0, i + 1, `upstream response failed: ${errorText(e)}`, status);
             if (status === 499) return void reply.hijack();
             throw new ApiError('upstream_error', 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} failed while sending its response`, undefined, undefined, 502);
           }
@@ -482,11 +497,7 @@ export function createProxy(d: ProxyDeps) {
       } else if (this.hide) {
         // The client's bytes go out first; reading usage from them (JSON) comes after the write.
         const events = this.sse.push(chunk);
-        let out = '';
-        for (const ev of events) {
-          const kept = hideUsage(ev.raw);
-          if (kept !== null) out += kept;
-        }
+        const out = withoutUsage(events);
         if (out !== '') flowing = writeNow(res, out);
         for (const ev of events) up.spec.usageFromStreamEvent(up.op, ev, acc);
       } else {
@@ -504,15 +515,10 @@ export function createProxy(d: ProxyDeps) {
     end() {
       if (this.finished) return;
       if (!this.aws) {
-        let out = '';
-        for (const ev of this.sse.end()) {
-          this.up.spec.usageFromStreamEvent(this.up.op, ev, this.acc);
-          if (this.hide) {
-            const kept = hideUsage(ev.raw);
-            if (kept !== null) out += kept;
-          }
-        }
+        const events = this.sse.end();
+        const out = this.hide ? withoutUsage(events) : '';
         if (out) this.res.write(out);
+        for (const ev of events) this.up.spec.usageFromStreamEvent(this.up.op, ev, this.acc);
       }
       this.finish(undefined);
     }

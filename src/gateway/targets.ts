@@ -46,8 +46,6 @@ export interface BuildInput {
   raw: Buffer;
   /** Ask the upstream for the usage chunk (`stream_options.include_usage`): the body must change. */
   addUsageOption: boolean;
-  /** The client sent no `stream_options` of its own: the option is spliced into its raw bytes. */
-  spliceUsageOption: boolean;
   stream: boolean;
   model: string;
   clientHeaders: Record<string, string | string[] | undefined>;
@@ -78,13 +76,14 @@ export function withUsageOption(raw: Buffer): Buffer | undefined {
 }
 
 /**
- * The upstream body: the client's bytes when nothing changes or when the usage option can be
- * spliced in; otherwise the parsed body re-serialised with the option and/or the mapped model.
+ * The upstream body: the client's bytes when nothing changes, or when the usage option can be
+ * spliced in (the client sent no `stream_options` of its own); otherwise the parsed body
+ * re-serialised with the option and/or the mapped model.
  */
 function serialise(i: BuildInput, mappedModel: string | undefined): Buffer | string {
   if (!mappedModel) {
     if (!i.addUsageOption) return i.raw;
-    const spliced = i.spliceUsageOption ? withUsageOption(i.raw) : undefined;
+    const spliced = 'stream_options' in i.body ? undefined : withUsageOption(i.raw);
     if (spliced) return spliced;
   }
   let body = i.body;
