@@ -437,6 +437,8 @@ export function createProxy(d: ProxyDeps) {
     private readonly toSse: boolean;
     private ttft: number | undefined;
     private finished = false;
+    /** The response was ended with the last chunk (see data()). */
+    private clientEnded = false;
 
     constructor(
       private readonly call: UpstreamCall,
@@ -471,9 +473,14 @@ export function createProxy(d: ProxyDeps) {
       d.metrics.overhead(c.routeName, overhead / 1000);
     }
 
-    data(chunk: Buffer) {
+    /**
+     * `last`: the whole answer was here before the relay started (a short answer, or a fast
+     * upstream): what the client gets of it goes out with the response's end in one write (one
+     * syscall, one wake-up of the client), as a plain pass-through would send it.
+     */
+    data(chunk: Buffer, last: boolean) {
       if (this.finished) return;
-      const { up, res, acc } = this;
+      const { up, acc } = this;
       const first = this.ttft === undefined;
       if (first) this.ttft = performance.now() - this.t0;
       let flowing = true;
@@ -492,29 +499,44 @@ export function createProxy(d: ProxyDeps) {
             }
           } else up.spec.usageFromStreamEvent(up.op, { event: ev.type, data: ev.payload }, acc);
         }
-        if (!this.toSse) flowing = writeNow(res, chunk);
-        else if (out) flowing = writeNow(res, out);
+        flowing = this.send(this.toSse ? out : chunk, last);
       } else if (this.hide) {
+        const events = this.events(chunk, last);
         // The client's bytes go out first; reading usage from them (JSON) comes after the write.
-        const events = this.sse.push(chunk);
-        const out = withoutUsage(events);
-        if (out !== '') flowing = writeNow(res, out);
+        flowing = this.send(withoutUsage(events), last);
         for (const ev of events) up.spec.usageFromStreamEvent(up.op, ev, acc);
       } else {
-        flowing = writeNow(res, chunk);
-        for (const ev of this.sse.push(chunk)) up.spec.usageFromStreamEvent(up.op, ev, acc);
+        flowing = this.send(chunk, last);
+        for (const ev of this.events(chunk, last)) up.spec.usageFromStreamEvent(up.op, ev, acc);
       }
       if (first) d.metrics.ttft(this.provider.provider_name, this.ttft! / 1000);
       if (!flowing) {
         // A slow client: hold the upstream until its socket drains (or it leaves, which aborts).
         this.call.pause();
-        res.once('drain', () => this.call.resume());
+        this.res.once('drain', () => this.call.resume());
       }
+    }
+
+    /** The SSE events a chunk completes; with the last chunk, whatever the stream left unterminated too. */
+    private events(chunk: Buffer, last: boolean): RawSse[] {
+      const events = this.sse.push(chunk);
+      if (last) for (const ev of this.sse.end()) events.push(ev);
+      return events;
+    }
+
+    /** Sends the client its part of a chunk; with the last one, ends the response in the same write. */
+    private send(out: string | Buffer, last: boolean): boolean {
+      if (last) {
+        this.clientEnded = true;
+        this.res.end(out);
+        return true;
+      }
+      return out.length ? writeNow(this.res, out) : true;
     }
 
     end() {
       if (this.finished) return;
-      if (!this.aws) {
+      if (!this.aws && !this.clientEnded) {
         const events = this.sse.end();
         const out = this.hide ? withoutUsage(events) : '';
         if (out) this.res.write(out);
@@ -536,7 +558,7 @@ export function createProxy(d: ProxyDeps) {
       d.metrics.upstream(this.provider.provider_name, (tEnd - this.tSend) / 1000);
       // An upstream failure closes the client's connection, so it sees an error, not a clean end.
       if (failure && !gone) this.res.destroy();
-      else if (!gone) this.res.end();
+      else if (!gone && !this.clientEnded) this.res.end();
       this.record(failure, tEnd).then(this.ok, this.no);
     }
 

@@ -9,10 +9,12 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A sink that writes down what it is given. */
 class Tape implements BodySink {
   chunks: string[] = [];
+  lasts: boolean[] = [];
   ended = false;
   failure: unknown;
-  data(c: Buffer) {
+  data(c: Buffer, last: boolean) {
     this.chunks.push(String(c));
+    this.lasts.push(last);
   }
   end() {
     this.ended = true;
@@ -87,6 +89,19 @@ describe('UpstreamCall', () => {
     expect(tape.chunks).toEqual(['one;']);
     await tick(150);
     expect(tape.chunks.join('')).toBe('one;two;');
+    expect(tape.lasts.every((l) => !l)).toBe(true); // the body was not all here when the sink came
+    expect(tape.ended).toBe(true);
+  });
+
+  it('a body all here before the sink came: its final chunk is marked last, then the end', async () => {
+    const call = start('/whole');
+    await call.head;
+    await tick(20);
+    const tape = new Tape();
+    call.pipe(tape);
+    expect(tape.chunks.join('')).toBe('{"ok":true}');
+    expect(tape.lasts.at(-1)).toBe(true);
+    expect(tape.lasts.slice(0, -1).every((l) => !l)).toBe(true);
     expect(tape.ended).toBe(true);
   });
 

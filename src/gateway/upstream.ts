@@ -4,7 +4,8 @@ export type UpstreamHeaders = Record<string, string | string[] | undefined>;
 
 /** Takes a response body's chunks in order, synchronously, as undici delivers them. */
 export interface BodySink {
-  data(chunk: Buffer): void;
+  /** `last`: the body had all arrived before the sink was attached and this is its final chunk (end() follows). */
+  data(chunk: Buffer, last: boolean): void;
   end(): void;
   fail(err: unknown): void;
 }
@@ -86,7 +87,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.held.length) {
       const held = this.held;
       this.held = [];
-      for (const c of held) sink.data(c);
+      const whole = this.ended;
+      for (let i = 0; i < held.length; i++) sink.data(held[i]!, whole && i === held.length - 1);
     }
     if (this.failed) sink.fail(this.error);
     else if (this.ended) sink.end();
@@ -119,7 +121,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer) {
-    if (this.sink) this.sink.data(chunk);
+    if (this.sink) this.sink.data(chunk, false);
     else this.held.push(chunk);
   }
 

@@ -49,6 +49,17 @@ describe('gateway: Anthropic messages through the official SDK', () => {
     expect(e2).toMatchObject({ input_tokens: 472, output_tokens: 89 });
   });
 
+  it('a stream that arrives whole (one write with its end): bytes untouched, usage recorded', async () => {
+    const res = await fetch(`${env.base}/anthropic/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': env.key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-fake-mode': 'whole' },
+      body: JSON.stringify({ ...params, stream: true }),
+    });
+    expect(await res.text()).toBe(F.anthropicStream().join(''));
+    const [e] = await newEvents();
+    expect(e).toMatchObject({ input_tokens: 472, cache_read_tokens: 1200, cache_write_tokens: 300, output_tokens: 89, estimated: false });
+  });
+
   it('count_tokens is passed through and not recorded', async () => {
     const r = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: params.messages });
     expect(r).toEqual({ input_tokens: 2095 });

@@ -119,6 +119,26 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
     expect(e.output_tokens).toBeGreaterThan(0);
   });
 
+  it('a stream that arrives whole (one write with its end) reaches the client exactly, with or without usage', async () => {
+    for (const includeUsage of [false, true]) {
+      const before = (await env.events()).length;
+      const body = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hi' }], ...(includeUsage ? { stream_options: { include_usage: true } } : {}) };
+      const res = await fetch(`${env.base}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.key}`, 'content-type': 'application/json', 'x-fake-mode': 'whole' },
+        body: JSON.stringify(body),
+      });
+      expect(await res.text()).toBe(F.openaiChatStream(includeUsage).join(''));
+      const [e] = await until(async () => {
+        const all = await env.events();
+        return all.length > before ? all.slice(before) : undefined;
+      });
+      expect(e).toMatchObject({ model: 'gpt-4o-mini-2024-07-18', input_tokens: 476, cache_read_tokens: 1024, output_tokens: 12, estimated: false });
+      expect(e.data.status).toBe(200);
+    }
+    seen = (await env.events()).length;
+  });
+
   it('a slow client holds the upstream back and still gets every byte, usage hidden and recorded exactly', async () => {
     const res = await fetch(`${env.base}/openai/v1/chat/completions`, {
       method: 'POST',

@@ -9,7 +9,7 @@ import * as F from './fixtures.ts';
 /**
  * Local upstream servers answering like OpenAI, Anthropic and Bedrock (byte for byte for the
  * documented payloads). `x-fake-mode` picks a behaviour: 429, 500, midstream-error, hang, slow:<ms>,
- * long (OpenAI chat streams: ~6 MB of events in one write), cut (OpenAI chat: the connection drops
+ * whole (a stream's events in one write with its end), long (OpenAI chat streams: ~6 MB of events in one write), cut (OpenAI chat: the connection drops
  * after the head).
  */
 export interface Seen {
@@ -74,6 +74,7 @@ function json(res: http.ServerResponse, status: number, body: unknown, headers: 
 async function sse(res: http.ServerResponse, u: Upstream, events: string[], mode: string, headers: Record<string, string> = {}) {
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
   u.sent.push(events.join(''));
+  if (mode === 'whole') return void res.end(events.join(''));
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     if (i === 0) {
