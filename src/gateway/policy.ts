@@ -1,5 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { Awaitable } from '../shared/awaitable.ts';
 
 export interface KeyPolicy {
   key_id: string;
@@ -24,8 +25,8 @@ const toPolicy = (r: Record<string, unknown>): KeyPolicy => ({
 });
 
 export interface PolicyService {
-  /** Hot path: cached in memory for ttlMs (a change made here clears this process's cache). */
-  get(keyId: string): Promise<KeyPolicy | undefined>;
+  /** Hot path: cached in memory for ttlMs (a change made here clears this process's cache); a hit answers synchronously. */
+  get(keyId: string): Awaitable<KeyPolicy | undefined>;
   put(keyId: string, p: { allowed_models: string[] | null; allowed_routes: string[] | null }): Promise<KeyPolicy>;
   delete(keyId: string): Promise<boolean>;
 }
@@ -33,15 +34,17 @@ export interface PolicyService {
 export function policyService(db: Queryable, clock: Clock, ttlMs: number): PolicyService {
   const cache = new Map<string, { p: KeyPolicy | undefined; until: number }>();
   return {
-    async get(keyId) {
+    get(keyId) {
       const now = clock.now().getTime();
       const hit = cache.get(keyId);
       if (hit && hit.until > now) return hit.p;
-      const r = await db.query('SELECT * FROM gateway_key_policies WHERE key_id = $1', [keyId]);
-      const p = r.rows[0] ? toPolicy(r.rows[0]) : undefined;
-      if (cache.size > 10_000) cache.clear();
-      cache.set(keyId, { p, until: now + ttlMs });
-      return p;
+      return (async () => {
+        const r = await db.query('SELECT * FROM gateway_key_policies WHERE key_id = $1', [keyId]);
+        const p = r.rows[0] ? toPolicy(r.rows[0]) : undefined;
+        if (cache.size > 10_000) cache.clear();
+        cache.set(keyId, { p, until: now + ttlMs });
+        return p;
+      })();
     },
     async put(keyId, p) {
       const r = await db.query(

@@ -5,6 +5,7 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { ApiError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
+import { isPromise, type Awaitable } from '../shared/awaitable.ts';
 import type { Logger } from '../shared/log.ts';
 import type { KeyService } from '../auth/service.ts';
 import { hasScope, type Principal } from '../auth/keys.ts';
@@ -106,9 +107,7 @@ const CLIENT = Symbol('tollgate.client');
 function onResponseClose(this: ServerResponse & { [CLIENT]?: ClientSide }) {
   if (!this.writableFinished) this[CLIENT]?.leave();
 }
-function onAttemptTimeout(attempt: UpstreamCall) {
-  attempt.abort(new Timeout());
-}
+const newTimeout = () => new Timeout();
 /** Headers go out with the first body chunk when it is already here; otherwise on the next turn. */
 function flushHeadersIfIdle(res: ServerResponse) {
   if (!res.headersSent && !res.destroyed) res.flushHeaders();
@@ -186,15 +185,21 @@ export function createProxy(d: ProxyDeps) {
   };
   const creds = new Map<string, { v: string | undefined; until: number }>();
   d.secrets.onChange(() => creds.clear());
-  const secret = async (name: string): Promise<string | undefined> => {
+  /** A named secret, cached for cacheTtlMs (a hit answers synchronously). */
+  const secret = (name: string): Awaitable<string | undefined> => {
     const now = d.clock.now().getTime();
     const hit = creds.get(name);
     if (hit && hit.until > now) return hit.v;
-    const v = await d.secrets.get(name);
-    creds.set(name, { v, until: now + d.cacheTtlMs });
-    return v;
+    return d.secrets.get(name).then((v) => {
+      creds.set(name, { v, until: now + d.cacheTtlMs });
+      return v;
+    });
   };
-  const apiKeyFor = async (p: ResolvedProvider): Promise<string | undefined> => (p.credential ? ((await secret(p.credential)) ?? p.api_key) : p.api_key);
+  const apiKeyFor = (p: ResolvedProvider): Awaitable<string | undefined> => {
+    if (!p.credential) return p.api_key;
+    const v = secret(p.credential);
+    return isPromise(v) ? v.then((x) => x ?? p.api_key) : (v ?? p.api_key);
+  };
   const awsFor = async (p: ResolvedProvider): Promise<AwsCredentials> => {
     const s = p.credential ? await secret(p.credential) : undefined;
     if (s) return parseAwsCredentials(s);
@@ -202,11 +207,20 @@ export function createProxy(d: ProxyDeps) {
     throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);
   };
 
-  async function authenticate(req: GatewayRequest): Promise<{ principal: Principal; passthrough?: Record<string, string> }> {
+  interface Authn {
+    principal: Principal;
+    passthrough?: Record<string, string>;
+  }
+  /** The caller's key (cached: a hit answers synchronously) and, in passthrough mode, its provider key. */
+  function authenticate(req: GatewayRequest): Awaitable<Authn> {
     const tgKey = header(req, 'x-tollgate-key');
     const token = tgKey ?? bearerToken(req);
     if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")');
-    const p = await d.keys.authenticate(token);
+    const p = d.keys.authenticate(token);
+    return isPromise(p) ? p.then((x) => authorise(req, x, tgKey)) : authorise(req, p, tgKey);
+  }
+
+  function authorise(req: GatewayRequest, p: Principal | undefined, tgKey: string | undefined): Authn {
     if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the Tollgate key is not valid or has been revoked');
     if (!hasScope(p, 'gateway')) throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "gateway" scope (it has: ${p.scopes.join(', ')})`);
     if (!tgKey) return { principal: p };
@@ -232,29 +246,32 @@ export function createProxy(d: ProxyDeps) {
   }
 
   /**
-   * Starts one attempt and waits for its head (or its failure). The timeout bounds the time to
-   * the response head, not a long stream.
+   * Starts one attempt; its head (or its failure) settles `call.head`, within `timeoutMs`. An
+   * unsigned request is on its way when this returns (no promise: the caller's one await is for
+   * the head); a Bedrock request is signed first.
    */
-  async function send(up: UpstreamRequest, provider: ResolvedProvider, timeoutMs: number, client: ClientSide): Promise<UpstreamCall> {
+  function send(up: UpstreamRequest, provider: ResolvedProvider, timeoutMs: number, client: ClientSide): Awaitable<UpstreamCall> {
     const call = new UpstreamCall();
     client.attempt = call;
-    const timer = setTimeout(onAttemptTimeout, timeoutMs, call);
-    try {
-      let headers = up.headers;
-      if (up.sigv4) {
-        try {
-          const url = new URL(up.origin + up.path);
-          headers = await signAws({ service: 'bedrock', region: up.sigv4.region, credentials: await awsFor(provider), method: 'POST', url, headers, body: up.body });
-        } catch (e) {
-          if (e instanceof ApiError) throw e;
-          call.onResponseError(undefined, e);
-        }
-      }
-      if (!call.failed) pool(up.origin).dispatch({ path: up.path, method: 'POST', headers, body: up.body }, call);
-      await call.head;
-    } finally {
-      clearTimeout(timer);
+    call.deadline(timeoutMs, newTimeout);
+    if (!up.sigv4) {
+      pool(up.origin).dispatch({ path: up.path, method: 'POST', headers: up.headers, body: up.body }, call);
+      return call;
     }
+    return sendSigned(up, up.sigv4.region, provider, call);
+  }
+
+  async function sendSigned(up: UpstreamRequest, region: string, provider: ResolvedProvider, call: UpstreamCall): Promise<UpstreamCall> {
+    let headers: Record<string, string>;
+    try {
+      headers = await signAws({ service: 'bedrock', region, credentials: await awsFor(provider), method: 'POST', url: new URL(up.origin + up.path), headers: up.headers, body: up.body });
+    } catch (e) {
+      call.abort(e instanceof Error ? e : new Error(String(e)));
+      if (e instanceof ApiError) throw e;
+      return call;
+    }
+    // The client may have left while the request was being signed.
+    if (!call.failed) pool(up.origin).dispatch({ path: up.path, method: 'POST', headers, body: up.body }, call);
     return call;
   }
 
@@ -295,7 +312,10 @@ export function createProxy(d: ProxyDeps) {
     const t0 = performance.now();
     const at = d.clock.now();
     const { route, op } = call;
-    const { principal, passthrough } = await authenticate(req);
+    // Answers from the in-memory caches come back as values, not promises: with no await before
+    // it, the upstream request leaves in the same turn as the request's last byte arrived.
+    const authn = authenticate(req);
+    const { principal, passthrough } = isPromise(authn) ? await authn : authn;
     const who = attribution(req, principal, route);
 
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -314,7 +334,8 @@ export function createProxy(d: ProxyDeps) {
       stream = !!call.pathStream;
     } else ({ body, model, stream } = readBody(parsed));
 
-    const policy = await d.policies.get(principal.keyId);
+    const pol = d.policies.get(principal.keyId);
+    const policy = isPromise(pol) ? await pol : pol;
     if (policy && !allows(policy.allowed_routes, route.name)) throw new ApiError('permission_denied', 'ROUTE_NOT_ALLOWED', `this key may not use the "${route.name}" route`, 'route');
     if (policy && !allows(policy.allowed_models, model)) throw new ApiError('permission_denied', 'MODEL_NOT_ALLOWED', `this key may not use model "${model}"`, 'model');
 
@@ -323,7 +344,7 @@ export function createProxy(d: ProxyDeps) {
     // No gate installed (no quotas): nothing to ask. A gate may answer synchronously: no await then.
     if (op !== 'count_tokens' && gate !== allowAll) {
       const answer = gate.check({ ...who, api_key: principal.keyId, route: route.name, model });
-      decision = typeof (answer as PromiseLike<QuotaDecision>).then === 'function' ? await answer : (answer as QuotaDecision);
+      decision = isPromise(answer) ? await answer : answer;
       if (!decision.allowed) {
         throw new ApiError('quota_exceeded', 'TOKEN_EXHAUSTED', 'the token quota is used up', undefined, {
           remaining_tokens: decision.remaining_tokens ?? 0,
@@ -353,16 +374,19 @@ export function createProxy(d: ProxyDeps) {
       for (let i = 0; i < targets.length; i++) {
         const provider = targets[i]!;
         const last = i === targets.length - 1;
+        const key = passthrough || provider.type === 'bedrock' ? undefined : apiKeyFor(provider);
         const up = buildUpstream({
           provider, api: route.api, op, subpath: call.subpath, query: req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
           body, raw, addUsageOption: hide, stream, model, clientHeaders: req.headers,
           passthrough: provider.type === 'bedrock' ? undefined : passthrough,
-          apiKey: passthrough || provider.type === 'bedrock' ? undefined : await apiKeyFor(provider),
+          apiKey: isPromise(key) ? await key : key,
         });
         const tSend = performance.now();
         const preOverhead = tSend - t0;
         const timeoutMs = provider.timeout_ms ?? route.timeout_ms ?? d.timeoutMs;
-        const upCall = await send(up, provider, timeoutMs, client);
+        const sent = send(up, provider, timeoutMs, client);
+        const upCall = isPromise(sent) ? await sent : sent;
+        await upCall.head;
         const attemptId = last ? '' : `_a${i + 1}`;
         if (upCall.failed) {
           const timedOut = upCall.reason instanceof Timeout;

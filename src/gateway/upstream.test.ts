@@ -118,6 +118,21 @@ describe('UpstreamCall', () => {
     expect(closed).toBe(before + 1);
   });
 
+  it('a deadline aborts a call whose head is late with the reason given, and ends once the head came', async () => {
+    const late = start('/slow-head');
+    const reason = new Error('no head in time');
+    late.deadline(50, () => reason);
+    expect(await late.head).toBe(false);
+    expect(late.reason).toBe(reason);
+
+    const quick = start('/whole');
+    quick.deadline(50, () => new Error('must not fire'));
+    expect(await quick.head).toBe(true);
+    await tick(100);
+    expect(quick.aborted).toBe(false);
+    expect(String(await quick.body())).toBe('{"ok":true}');
+  });
+
   it('an abort before the request is on a socket drops it when undici starts it: nothing is sent', async () => {
     const before = slowHeads;
     const call = new UpstreamCall();

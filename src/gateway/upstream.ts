@@ -58,6 +58,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private headSettled = false;
   private controller: Dispatcher.DispatchController | undefined;
   private held: Buffer[] = [];
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private sink: BodySink | undefined;
   private ended = false;
 
@@ -71,6 +72,14 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.reason = reason;
     if (this.controller) this.controller.abort(reason);
     else this.onResponseError(undefined, reason);
+  }
+
+  /**
+   * Aborts with `reason()` unless the head has come within `ms`: it bounds the wait for an answer,
+   * not a long stream (the timer ends when the head settles).
+   */
+  deadline(ms: number, reason: () => Error) {
+    if (!this.headSettled) this.deadlineTimer = setTimeout(onDeadline, ms, this, reason);
   }
 
   pause() {
@@ -116,8 +125,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (status < 200 || this.headSettled) return; // 1xx informational heads come before the real one
     this.status = status;
     this.headers = headers;
-    this.headSettled = true;
-    this.settle(true);
+    this.settleHead(true);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer) {
@@ -135,9 +143,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (this.failed || this.ended) return;
     this.failed = true;
     this.error = err;
-    if (!this.headSettled) {
-      this.headSettled = true;
-      this.settle(false);
-    } else this.sink?.fail(err);
+    if (!this.headSettled) this.settleHead(false);
+    else this.sink?.fail(err);
   }
+
+  private settleHead(ok: boolean) {
+    this.headSettled = true;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.settle(ok);
+  }
+}
+
+// A module-level timer callback: the call and the reason travel as timer arguments (no closure per call).
+function onDeadline(call: UpstreamCall, reason: () => Error) {
+  call.abort(reason());
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, ADMIN_KEY, type TestApp } from '../helpers/app.ts';
+import { isPromise } from '../../src/shared/awaitable.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -56,6 +57,23 @@ describe('keys', () => {
     expect((await app.request('GET', '/v1/events', { key: key_hash })).status).toBe(401);
     await app.request('DELETE', `/v1/keys/${key.id}`);
     expect((await app.request('GET', '/v1/events', { key: secret })).status).toBe(401);
+  });
+
+  it('a cached answer comes back synchronously; a miss, an unknown key and a revoke go to the store', async () => {
+    const secret = await app.key(['gateway']);
+    const first = app.tg.keys.authenticate(secret);
+    expect(isPromise(first)).toBe(true); // not cached yet
+    const p = await first;
+    const again = app.tg.keys.authenticate(secret);
+    expect(isPromise(again)).toBe(false);
+    expect(again).toEqual(p);
+    const unknown = 'tg_' + 'x'.repeat(40);
+    expect(await app.tg.keys.authenticate(unknown)).toBeUndefined();
+    expect(app.tg.keys.authenticate(unknown)).toBeUndefined(); // the refusal is cached too, synchronously
+    await app.tg.keys.revoke(p!.keyId);
+    const after = app.tg.keys.authenticate(secret);
+    expect(isPromise(after)).toBe(true); // the revoke cleared the cache
+    expect(await after).toBeUndefined();
   });
 
   it('bootstrap happens once: with keys present nothing is created', async () => {

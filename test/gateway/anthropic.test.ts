@@ -119,6 +119,16 @@ describe('gateway: fallbacks to Bedrock (SigV4)', () => {
     expect(env.bedrock.badSignatures).toBe(0);
   });
 
+  it('a Bedrock provider without AWS credentials answers 503 naming the setting; nothing is sent', async () => {
+    const before = env.bedrock.seen.length;
+    const c = new Anthropic({ apiKey: env.key, baseURL: `${env.base}/uncredentialed`, maxRetries: 0 });
+    const err = await c.messages.create(params).catch((e) => e);
+    expect(err.status).toBe(503);
+    expect(err.error.error.code).toBe('UPSTREAM_CREDENTIAL_MISSING');
+    expect(err.error.error.message).toContain('gateway.providers.uncredentialed.credential');
+    expect(env.bedrock.seen.length).toBe(before);
+  });
+
   it('per-attempt timeout moves on to the next provider', async () => {
     const c = new Anthropic({ apiKey: env.key, baseURL: `${env.base}/hedge`, maxRetries: 0 });
     const m = await c.messages.create(params, { headers: { 'x-fake-mode': 'slow:1000' } });
