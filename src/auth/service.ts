@@ -1,5 +1,5 @@
 import type { Clock } from '../shared/clock.ts';
-import type { Awaitable } from '../shared/awaitable.ts';
+import { andThen, ttlCache, type Awaitable } from '../shared/awaitable.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { generateSecret, hashSecret, newKeyId, secretPrefix, type Principal, type Scope } from './keys.ts';
 import type { KeyRow, KeyStore } from './store.ts';
@@ -62,8 +62,11 @@ export interface KeyService {
  * A revoke clears this process's cache at once; other processes notice within the TTL.
  */
 export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): KeyService {
-  const cache = new Map<string, { p: Principal | undefined; until: number }>();
-  const longCache = new Map<string, { p: Principal | undefined; until: number }>();
+  const byHash = (hash: string) => store.findActiveByHash(hash).then((k) => (k ? toPrincipal(k) : undefined));
+  // A long made-up token is cached by its hash (10,000 entries must stay small), in a cache of
+  // its own: a presented string must never find an entry made for a hash.
+  const cache = ttlCache<string, Principal | undefined>({ clock, ttlMs: cacheTtlMs, load: (secret) => byHash(hashSecret(secret)) });
+  const longCache = ttlCache<string, Principal | undefined>({ clock, ttlMs: cacheTtlMs, load: byHash });
   const used = new Set<string>();
   /** Notes a key's use (last_used_at, written in batches) and passes its principal on. */
   const noteUse = (p: Principal | undefined) => {
@@ -115,22 +118,8 @@ export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): 
       return toPublicKey(k);
     },
     authenticate(secret) {
-      const now = clock.now().getTime();
-      // A long made-up token is cached by its hash (10,000 entries must stay small), in a map of
-      // its own: a presented string must never find an entry made for a hash.
-      const long = secret.length > 128;
-      const map = long ? longCache : cache;
-      const key = long ? hashSecret(secret) : secret;
-      const hit = map.get(key);
       // A hit answers at once (no promise): the gateway then reaches its upstream call in the same turn.
-      if (hit && hit.until > now) return noteUse(hit.p);
-      return (async () => {
-        const k = await store.findActiveByHash(long ? key : hashSecret(secret));
-        const p = k ? toPrincipal(k) : undefined;
-        if (map.size > 10_000) map.clear();
-        map.set(key, { p, until: now + cacheTtlMs });
-        return noteUse(p);
-      })();
+      return andThen(secret.length > 128 ? longCache.get(hashSecret(secret)) : cache.get(secret), noteUse);
     },
     async bootstrap(given) {
       if ((await store.countActive()) > 0) return { created: false };

@@ -1,6 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Awaitable } from '../shared/awaitable.ts';
+import { ttlCache, type Awaitable } from '../shared/awaitable.ts';
 
 export interface KeyPolicy {
   key_id: string;
@@ -32,20 +32,16 @@ export interface PolicyService {
 }
 
 export function policyService(db: Queryable, clock: Clock, ttlMs: number): PolicyService {
-  const cache = new Map<string, { p: KeyPolicy | undefined; until: number }>();
-  return {
-    get(keyId) {
-      const now = clock.now().getTime();
-      const hit = cache.get(keyId);
-      if (hit && hit.until > now) return hit.p;
-      return (async () => {
-        const r = await db.query('SELECT * FROM gateway_key_policies WHERE key_id = $1', [keyId]);
-        const p = r.rows[0] ? toPolicy(r.rows[0]) : undefined;
-        if (cache.size > 10_000) cache.clear();
-        cache.set(keyId, { p, until: now + ttlMs });
-        return p;
-      })();
+  const cache = ttlCache<string, KeyPolicy | undefined>({
+    clock,
+    ttlMs,
+    load: async (keyId) => {
+      const r = await db.query('SELECT * FROM gateway_key_policies WHERE key_id = $1', [keyId]);
+      return r.rows[0] ? toPolicy(r.rows[0]) : undefined;
     },
+  });
+  return {
+    get: (keyId) => cache.get(keyId),
     async put(keyId, p) {
       const r = await db.query(
         `INSERT INTO gateway_key_policies (key_id, allowed_models, allowed_routes, updated_at) VALUES ($1,$2,$3,$4)

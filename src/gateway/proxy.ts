@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { ApiError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
-import { isPromise, type Awaitable } from '../shared/awaitable.ts';
+import { andThen, isPromise, ttlCache, type Awaitable } from '../shared/awaitable.ts';
 import type { Logger } from '../shared/log.ts';
 import type { KeyService } from '../auth/service.ts';
 import { hasScope, type Principal } from '../auth/keys.ts';
@@ -183,23 +183,11 @@ export function createProxy(d: ProxyDeps) {
     }
     return p;
   };
-  const creds = new Map<string, { v: string | undefined; until: number }>();
+  /** Named secrets (upstream credentials), cached for cacheTtlMs; a change to any clears them. */
+  const creds = ttlCache<string, string | undefined>({ clock: d.clock, ttlMs: d.cacheTtlMs, load: (name) => d.secrets.get(name) });
   d.secrets.onChange(() => creds.clear());
-  /** A named secret, cached for cacheTtlMs (a hit answers synchronously). */
-  const secret = (name: string): Awaitable<string | undefined> => {
-    const now = d.clock.now().getTime();
-    const hit = creds.get(name);
-    if (hit && hit.until > now) return hit.v;
-    return d.secrets.get(name).then((v) => {
-      creds.set(name, { v, until: now + d.cacheTtlMs });
-      return v;
-    });
-  };
-  const apiKeyFor = (p: ResolvedProvider): Awaitable<string | undefined> => {
-    if (!p.credential) return p.api_key;
-    const v = secret(p.credential);
-    return isPromise(v) ? v.then((x) => x ?? p.api_key) : (v ?? p.api_key);
-  };
+  const secret = (name: string) => creds.get(name);
+  const apiKeyFor = (p: ResolvedProvider): Awaitable<string | undefined> => (p.credential ? andThen(secret(p.credential), (v) => v ?? p.api_key) : p.api_key);
   const awsFor = async (p: ResolvedProvider): Promise<AwsCredentials> => {
     const s = p.credential ? await secret(p.credential) : undefined;
     if (s) return parseAwsCredentials(s);
@@ -216,8 +204,7 @@ export function createProxy(d: ProxyDeps) {
     const tgKey = header(req, 'x-tollgate-key');
     const token = tgKey ?? bearerToken(req);
     if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")');
-    const p = d.keys.authenticate(token);
-    return isPromise(p) ? p.then((x) => authorise(req, x, tgKey)) : authorise(req, p, tgKey);
+    return andThen(d.keys.authenticate(token), (p) => authorise(req, p, tgKey));
   }
 
   function authorise(req: GatewayRequest, p: Principal | undefined, tgKey: string | undefined): Authn {
@@ -523,14 +510,14 @@ export function createProxy(d: ProxyDeps) {
             }
           } else up.spec.usageFromStreamEvent(up.op, { event: ev.type, data: ev.payload }, acc);
         }
-        flowing = this.send(this.toSse ? out : chunk, last);
+        flowing = this.toClient(this.toSse ? out : chunk, last);
       } else if (this.hide) {
         const events = this.events(chunk, last);
         // The client's bytes go out first; reading usage from them (JSON) comes after the write.
-        flowing = this.send(withoutUsage(events), last);
+        flowing = this.toClient(withoutUsage(events), last);
         for (const ev of events) up.spec.usageFromStreamEvent(up.op, ev, acc);
       } else {
-        flowing = this.send(chunk, last);
+        flowing = this.toClient(chunk, last);
         for (const ev of this.events(chunk, last)) up.spec.usageFromStreamEvent(up.op, ev, acc);
       }
       if (first) d.metrics.ttft(this.provider.provider_name, this.ttft! / 1000);
@@ -549,7 +536,7 @@ export function createProxy(d: ProxyDeps) {
     }
 
     /** Sends the client its part of a chunk; with the last one, ends the response in the same write. */
-    private send(out: string | Buffer, last: boolean): boolean {
+    private toClient(out: string | Buffer, last: boolean): boolean {
       if (last) {
         this.clientEnded = true;
         this.res.end(out);

@@ -19,6 +19,10 @@ const newEvents = async (n = 1) => until(async () => {
   return all.length >= seen + n ? all.slice(seen) : undefined;
 });
 
+/** A chat call the local upstream answers in the given `x-fake-mode`; resolves to the SDK's error. */
+const failingCall = (mode: string) =>
+  client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-mode': mode } }).catch((e) => e);
+
 describe('gateway: OpenAI chat completions through the official SDK', () => {
   it('non-streaming: answers verbatim and records exact tokens', async () => {
     const r = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
@@ -72,9 +76,7 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
   });
 
   it('upstream errors reach the client verbatim and are recorded as failed requests', async () => {
-    const err = await client.chat.completions
-      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-mode': '429' } })
-      .catch((e) => e);
+    const err = await failingCall('429');
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err.status).toBe(429);
     expect(err.error).toEqual({ message: 'Rate limit reached for gpt-4o', type: 'requests', param: null, code: 'rate_limit_exceeded' });
@@ -85,9 +87,7 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
   });
 
   it('an upstream that drops the connection after its head: 502 in the error shape, recorded as failed', async () => {
-    const err = await client.chat.completions
-      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-fake-mode': 'cut' } })
-      .catch((e) => e);
+    const err = await failingCall('cut');
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(502);
     expect(err.error).toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
@@ -121,7 +121,7 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
 
   it('a stream that arrives whole (one write with its end) reaches the client exactly, with or without usage', async () => {
     for (const includeUsage of [false, true]) {
-      const before = (await env.events()).length;
+      seen = (await env.events()).length;
       const body = { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hi' }], ...(includeUsage ? { stream_options: { include_usage: true } } : {}) };
       const res = await fetch(`${env.base}/openai/v1/chat/completions`, {
         method: 'POST',
@@ -129,14 +129,10 @@ describe('gateway: OpenAI chat completions through the official SDK', () => {
         body: JSON.stringify(body),
       });
       expect(await res.text()).toBe(F.openaiChatStream(includeUsage).join(''));
-      const [e] = await until(async () => {
-        const all = await env.events();
-        return all.length > before ? all.slice(before) : undefined;
-      });
+      const [e] = await newEvents();
       expect(e).toMatchObject({ model: 'gpt-4o-mini-2024-07-18', input_tokens: 476, cache_read_tokens: 1024, output_tokens: 12, estimated: false });
       expect(e.data.status).toBe(200);
     }
-    seen = (await env.events()).length;
   });
 
   it('a slow client holds the upstream back and still gets every byte, usage hidden and recorded exactly', async () => {
