@@ -59,7 +59,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   const server = await createServer({ logger, bodyLimit: config.ingest.body_limit_bytes, version: VERSION });
 
   const keys = keyService(keyStore(db), clock);
-  const hooks: IngestHooks = { enrich: [], afterInsert: [], afterCostChange: [] };
+  const hooks: IngestHooks = { enrich: [], withInsert: [], afterInsert: [], afterStore: [], afterCostChange: [] };
   const store = eventStore(db);
   const events = instrumentIngest(eventService(db, store, hooks, clock, { maxBatch: config.ingest.max_batch }), metrics);
 

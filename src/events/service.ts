@@ -4,7 +4,7 @@ import { ApiError } from '../shared/errors.ts';
 import { validateEvent } from './validate.ts';
 import { toEventRow } from './rows.ts';
 import type { EventStore } from './store.ts';
-import type { EventRow, IngestContext, IngestHooks, IngestResult, RejectedEvent } from './types.ts';
+import { NEEDS_TRANSACTION, type EventRow, type IngestContext, type IngestHooks, type IngestResult, type RejectedEvent, type StoredEvent } from './types.ts';
 
 export interface EventService {
   /** Validates, dedupes, enriches and stores a batch; resolves only after commit (a 202 is durable). */
@@ -37,14 +37,44 @@ function applyBinding(row: EventRow, ctx: IngestContext | undefined): string | u
   return undefined;
 }
 
+/** A rejected event as it is kept in `rejected_events`. */
+type RejectedInput = RejectedEvent & { source: string | null; body: unknown };
+
 export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
+  /**
+   * One statement, its own transaction, when nothing else has to commit with the rows (see
+   * IngestHooks). undefined: this batch needs the transaction.
+   */
+  async function storeAlone(rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
+    if (rejected > 0 || hooks.afterInsert.some((h) => h.needed(rows))) return undefined;
+    try {
+      return await store.insertNew(db, rows, receivedAt, hooks.withInsert, true);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === NEEDS_TRANSACTION) return undefined;
+      throw err;
+    }
+  }
+
+  function storeInTransaction(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
+    return db.transaction(async (tx) => {
+      const ins = await store.insertNew(tx, rows, receivedAt, hooks.withInsert, false);
+      if (ins.length) for (const after of hooks.afterInsert) await after.run(tx, ins);
+      await store.insertRejected(
+        tx,
+        rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
+        receivedAt,
+      );
+      return ins;
+    });
+  }
+
   return {
     async ingest(raw, ctx) {
       if (raw.length === 0) throw new ApiError('invalid_request', 'EMPTY_BATCH', 'the batch holds no events');
       if (raw.length > opts.maxBatch) {
         throw new ApiError('payload_too_large', 'BATCH_TOO_LARGE', `a batch may hold at most ${opts.maxBatch} events (got ${raw.length}); split it`);
       }
-      const rejected: Array<RejectedEvent & { source: string | null; body: unknown }> = [];
+      const rejected: RejectedInput[] = [];
       const rows: EventRow[] = [];
       const seen = new Set<string>();
       let duplicates = 0;
@@ -70,16 +100,9 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
       }
       for (const enrich of hooks.enrich) await enrich(rows);
       const receivedAt = clock.now();
-      const inserted = await db.transaction(async (tx) => {
-        const ins = await store.insertNew(tx, rows, receivedAt);
-        for (const after of hooks.afterInsert) if (ins.length) await after(tx, ins);
-        await store.insertRejected(
-          tx,
-          rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
-          receivedAt,
-        );
-        return ins.length;
-      });
+      const stored = (await storeAlone(rows, rejected.length, receivedAt)) ?? (await storeInTransaction(rows, rejected, receivedAt));
+      for (const after of hooks.afterStore) after(stored);
+      const inserted = stored.length;
       const result: IngestResult = {
         accepted: inserted,
         duplicates: duplicates + (rows.length - inserted),

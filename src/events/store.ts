@@ -1,5 +1,5 @@
 import type { Queryable } from '../shared/db/index.ts';
-import type { CostChange, EventRow, StoredEvent } from './types.ts';
+import type { CostChange, EventRow, InsertStep, StoredEvent } from './types.ts';
 
 /** Column order shared by the bulk insert and the unnest() casts. */
 export const COLUMNS: Array<[keyof EventRow, string]> = [
@@ -43,7 +43,36 @@ SELECT ${COLUMNS.map(([c, t]) => extract(c, t)).join(', ')}, $2::timestamptz
 FROM jsonb_array_elements(convert_from($1::bytea, 'UTF8')::jsonb) e
 WHERE NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.source = e->>'source' AND t.id = e->>'id')
 ON CONFLICT (source, id) DO NOTHING
-RETURNING seq, source, id`;
+RETURNING seq, source, id, type`;
+
+/**
+ * The insert with other domains' steps in the same statement (IngestHooks): their CTEs read
+ * `inserted`, their guards are uncorrelated subqueries, so each is evaluated once.
+ */
+function insertStatement(rows: EventRow[], steps: InsertStep[], alone: boolean, params: unknown[]): string {
+  const param = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const ctes: string[] = [];
+  const guards: string[] = [];
+  for (const step of steps) {
+    const cte = step.cte?.(rows, param);
+    if (cte) ctes.push(`step${ctes.length} AS (${cte})`);
+    const guard = alone ? step.guard?.(rows, param) : undefined;
+    if (guard) guards.push(`(SELECT ${guard})`);
+  }
+  return `WITH inserted AS (${INSERT_SQL})${ctes.map((c) => ',\n' + c).join('')}
+SELECT seq::text AS seq, source, id FROM inserted${guards.length ? ' WHERE ' + guards.join(' AND ') : ''}`;
+}
+
+// A plan per distinct statement text (which steps ran): the hot one is prepared once per connection.
+const statementNames = new Map<string, string>();
+const statementName = (sql: string) => {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `events_insert_${statementNames.size}`));
+  return name;
+};
 
 function toRecord(row: EventRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
@@ -58,8 +87,11 @@ function toRecord(row: EventRow): Record<string, unknown> {
 export interface EventStore {
   /** The stored rows with these seqs (rows deleted since are simply absent). */
   bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
-  /** Inserts rows whose (source, id) is new; returns the inserted ones with their seq. */
-  insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date): Promise<StoredEvent[]>;
+  /**
+   * Inserts rows whose (source, id) is new, running the steps in the same statement; returns the
+   * inserted ones with their seq. `alone`: the statement is its own transaction (guards apply).
+   */
+  insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date, steps?: InsertStep[], alone?: boolean): Promise<StoredEvent[]>;
   insertRejected(tx: Queryable, rows: Array<{ source: string | null; event_id: string | null; index: number; error: string; body: unknown }>, receivedAt: Date): Promise<void>;
   list(q: ListQuery): Promise<ListedEvent[]>;
   listRejected(q: { limit: number; before?: string; team?: string | null }): Promise<RejectedRow[]>;
@@ -150,9 +182,11 @@ export function eventStore(db: Queryable): EventStore {
       );
       return r.rows;
     },
-    async insertNew(tx, rows, receivedAt) {
+    async insertNew(tx, rows, receivedAt, steps = [], alone = false) {
       if (!rows.length) return [];
-      const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString()], { prepare: 'events_insert_new' });
+      const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString()];
+      const sql = insertStatement(rows, steps, alone, params);
+      const r = await tx.query<{ seq: string; source: string; id: string }>(sql, params, { prepare: statementName(sql) });
       const byKey = new Map(rows.map((row) => [row.source + '\u0000' + row.id, row]));
       return r.rows.map((x) => ({ ...byKey.get(x.source + '\u0000' + x.id)!, seq: String(x.seq) }));
     },

@@ -83,7 +83,7 @@ export function createGateway(d: GatewayDeps): Gateway {
   });
   // Cost is known once pricing has run at ingest: count it from the rows actually stored.
   // Summed per provider and model first: one counter update per label set and batch, not per row.
-  d.hooks.afterInsert.push(async (_tx, rows) => {
+  d.hooks.afterStore.push((rows) => {
     const sums = new Map<string, { provider: string; model: string | undefined; usd: number }>();
     for (const r of rows) {
       if (r.source !== EVENT_SOURCE || r.cost === null || !r.provider) continue;

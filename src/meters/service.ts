@@ -1,13 +1,13 @@
 import type { Db, Queryable } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
-import type { StoredEvent } from '../events/types.ts';
+import type { AfterInsertHook, EventRow, InsertStep } from '../events/types.ts';
 import type { Binding, RollupService } from '../rollups/service.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
 import { BUILTIN_METERS, BUILTIN_SLUGS, LLM_ROLLUP_DIMS, LLM_ROLLUP_METERS, isRollupMeter, meterDefSchema, type Meter, type MeterDef } from './definitions.ts';
-import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
+import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, ingestGuardSql, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
 import { ingestMedia, sessionsFor, MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED } from './media-store.ts';
 import { mediaValues, type MediaMeter } from './media.ts';
 import { queryResource, seal } from './resource-store.ts';
@@ -50,13 +50,19 @@ export interface MeterService {
   query(slug: string, q: MeterQuery): Promise<MeterRow[]>;
   /** Groups a query may use for a meter. */
   groupsOf(m: Meter): string[];
-  /** Bucket maintenance of user-defined/config event meters and media marks (not the llm_* built-ins). */
-  afterInsert(tx: Queryable, rows: StoredEvent[]): Promise<void>;
+  /**
+   * Bucket maintenance of user-defined/config event meters and media marks (not the llm_*
+   * built-ins) at ingest: `afterInsert` runs in the ingest transaction; `guard` sends a batch
+   * stored without one back to it when its types have such meters.
+   */
+  ingest: { guard: InsertStep; afterInsert: AfterInsertHook };
   /** Retention calls this before deleting raw resource.snapshot events older than `before`. */
   sealResources(before: Date): Promise<void>;
 }
 
 const MAX_WINDOWS = 10_000;
+const MEDIA_TYPES = new Set([MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED]);
+const typesOf = (rows: EventRow[]) => [...new Set(rows.map((r) => r.type))];
 const GB = new Money('1e9');
 const MINUTE_MS = new Money(60_000);
 
@@ -307,15 +313,22 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       }
       return out;
     },
-    async afterInsert(tx, rows) {
-      const types = [...new Set(rows.map((r) => r.type))];
-      if (types.some((t) => t === MEDIA_STARTED || t === MEDIA_ENDED || t === ROOM_FINISHED)) await ingestMedia(tx, rows);
-      await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
-      const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
-      for (const m of meters) {
-        const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
-        await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);
-      }
+    ingest: {
+      guard: { guard: (rows, param) => ingestGuardSql(typesOf(rows), param) },
+      afterInsert: {
+        // Media marks are stored row by row in the transaction; event meters are found by the guard.
+        needed: (rows) => rows.some((r) => MEDIA_TYPES.has(r.type)),
+        async run(tx, rows) {
+          const types = typesOf(rows);
+          if (types.some((t) => MEDIA_TYPES.has(t))) await ingestMedia(tx, rows);
+          await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
+          const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
+          for (const m of meters) {
+            const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
+            await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);
+          }
+        },
+      },
     },
     async sealResources(before) {
       await db.transaction((tx) => seal(tx, before));

@@ -1,5 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
-import { compileMeter, type Meter, type MeterKind, type MeterOrigin, type Aggregation } from './definitions.ts';
+import { NEEDS_TRANSACTION, type Param } from '../events/types.ts';
+import { compileMeter, LLM_ROLLUP_METERS, type Meter, type MeterKind, type MeterOrigin, type Aggregation } from './definitions.ts';
 
 /**
  * SQL of the meters domain for generic (event) meters: definitions and the 15-minute buckets.
@@ -46,6 +47,16 @@ export async function listMeters(q: Queryable): Promise<Meter[]> {
 }
 
 /** The event meters that count these event types (the ingest hook's per-batch lookup). */
+/**
+ * Ingest's guard for a batch stored without a transaction (migration 0009): true, or raises
+ * NEEDS_TRANSACTION when event meters other than the rollup-served built-ins count these types.
+ * The constants are ours, written in as literals; only the types travel as a parameter.
+ */
+export function ingestGuardSql(types: string[], param: Param): string {
+  const rollupSlugs = Object.keys(LLM_ROLLUP_METERS).map((s) => `'${s}'`).join(', ');
+  return `meters_ingest_guard(${param(types)}::text[], ARRAY[${rollupSlugs}]::text[], ${METER_DEF_LOCK}, '${NEEDS_TRANSACTION}')`;
+}
+
 export async function eventMetersFor(q: Queryable, types: string[]): Promise<Meter[]> {
   const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters WHERE kind = 'events' AND event_type = ANY($1::text[]) ORDER BY slug`, [types], { prepare: 'meters_for_types' });
   return r.rows.map(toMeter);

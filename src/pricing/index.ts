@@ -49,7 +49,7 @@ export async function wirePricing(d: {
   });
   // Model names come from clients: cap the label sets so a flood of made-up names cannot blow up /metrics.
   const seen = new Set<string>();
-  d.hooks.afterInsert.push(async (_tx, rows) => {
+  d.hooks.afterStore.push((rows) => {
     for (const r of rows) {
       if (!r.unpriced) continue;
       const provider = (r.provider ?? '').slice(0, 128);

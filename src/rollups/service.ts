@@ -2,7 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, TooManyWindowsError, formatInZone, isUtc, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
-import type { StoredEvent, CostChange } from '../events/types.ts';
+import type { StoredEvent, CostChange, InsertStep } from '../events/types.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
 import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type RollupRow, type RollupStore } from './store.ts';
@@ -59,7 +59,8 @@ export interface RollupService {
   /** Recomputes the cubes over whole months covering [from, to) from raw events (backfill). */
   rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
   hooks: {
-    afterInsert: (tx: Queryable, rows: StoredEvent[]) => Promise<void>;
+    /** Queues the stored llm.usage rows' seqs for the fold, in the insert statement. */
+    pendingStep: InsertStep;
     afterCostChange: (tx: Queryable, changes: CostChange[]) => Promise<void>;
   };
 }
@@ -431,9 +432,12 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     },
 
     hooks: {
-      async afterInsert(tx, rows) {
-        const seqs = rows.filter((r) => r.type === 'llm.usage').map((r) => r.seq);
-        if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs], { prepare: 'rollup_pending_add' });
+      // Queued in the statement that stores the events: same commit, no round trip of its own.
+      pendingStep: {
+        cte: (rows) =>
+          rows.some((r) => r.type === 'llm.usage')
+            ? `INSERT INTO rollup_pending (seqs) SELECT array_agg(seq) FROM inserted WHERE type = 'llm.usage' HAVING count(*) > 0`
+            : undefined,
       },
       async afterCostChange(tx, changes) {
         // Not ensureInit(): it opens a transaction of its own, and this runs inside one.

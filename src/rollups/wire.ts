@@ -30,7 +30,7 @@ export async function wireRollups(d: {
   const timer = setInterval(() => void rollups.drain().catch(() => {}), 1000);
   timer.unref();
   d.onClose?.(() => clearInterval(timer));
-  d.hooks.afterInsert.push(rollups.hooks.afterInsert);
+  d.hooks.withInsert.push(rollups.hooks.pendingStep);
   d.hooks.afterCostChange.push(rollups.hooks.afterCostChange);
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });
   registerExportRoutes(d.server, { keys: d.keys, rollups, db: d.db, events: d.events, defaultTz: d.tz });
