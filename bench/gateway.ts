@@ -5,7 +5,7 @@
  * added = gateway − direct at each percentile.
  * - non-streaming chat completions at --rps (default 500) for --seconds (default 10) per path;
  * - streaming chat completions: time to first byte, at --stream-rps (100) for --stream-seconds (5);
- * - the paths take turns in --rounds (5) rounds, their samples pooled;
+ * - the paths take turns in --rounds (20) rounds, their samples pooled;
  * - peak RSS (VmHWM) of the gateway process.
  * Latency counts from each request's scheduled start (no coordinated omission).
  */
@@ -22,7 +22,8 @@ const RPS = Number(args.get('rps') ?? 500);
 const SECONDS = Number(args.get('seconds') ?? 10);
 const STREAM_RPS = Number(args.get('stream-rps') ?? 100);
 const STREAM_SECONDS = Number(args.get('stream-seconds') ?? Math.max(3, SECONDS / 2));
-const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 5));
+// Short turns (0.5 s at the defaults): a noisy second on the VM then falls on every path alike.
+const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 20));
 const WARMUP = 2;
 
 const upstream = new Worker(new URL('./upstream-worker.mjs', import.meta.url));
