@@ -47,9 +47,12 @@ RETURNING seq, source, id, type`;
 
 /**
  * The insert with other domains' steps in the same statement (IngestHooks): their CTEs read
- * `inserted`, their guards are uncorrelated subqueries, so each is evaluated once.
+ * `inserted`, their guards are uncorrelated subqueries, so each is evaluated once. Statements are
+ * kept by their steps' (short) SQL, so the hot path neither rebuilds nor rehashes the whole text,
+ * and each distinct statement gets a name: prepared once per connection.
  */
-function insertStatement(rows: EventRow[], steps: InsertStep[], alone: boolean, params: unknown[]): string {
+const statements = new Map<string, { sql: string; name: string }>();
+function insertStatement(rows: EventRow[], steps: InsertStep[], alone: boolean, params: unknown[]): { sql: string; name: string } {
   const param = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
@@ -58,21 +61,19 @@ function insertStatement(rows: EventRow[], steps: InsertStep[], alone: boolean, 
   const guards: string[] = [];
   for (const step of steps) {
     const cte = step.cte?.(rows, param);
-    if (cte) ctes.push(`step${ctes.length} AS (${cte})`);
+    if (cte) ctes.push(cte);
     const guard = alone ? step.guard?.(rows, param) : undefined;
-    if (guard) guards.push(`(SELECT ${guard})`);
+    if (guard) guards.push(guard);
   }
-  return `WITH inserted AS (${INSERT_SQL})${ctes.map((c) => ',\n' + c).join('')}
-SELECT seq::text AS seq, source, id FROM inserted${guards.length ? ' WHERE ' + guards.join(' AND ') : ''}`;
+  const key = ctes.join('\u0000') + '\u0001' + guards.join('\u0000');
+  let st = statements.get(key);
+  if (!st) {
+    const sql = `WITH inserted AS (${INSERT_SQL})${ctes.map((c, i) => `,\nstep${i} AS (${c})`).join('')}
+SELECT seq::text AS seq, source, id FROM inserted${guards.length ? ' WHERE ' + guards.map((g) => `(SELECT ${g})`).join(' AND ') : ''}`;
+    statements.set(key, (st = { sql, name: `events_insert_${statements.size}` }));
+  }
+  return st;
 }
-
-// A plan per distinct statement text (which steps ran): the hot one is prepared once per connection.
-const statementNames = new Map<string, string>();
-const statementName = (sql: string) => {
-  let name = statementNames.get(sql);
-  if (!name) statementNames.set(sql, (name = `events_insert_${statementNames.size}`));
-  return name;
-};
 
 function toRecord(row: EventRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
@@ -185,8 +186,8 @@ export function eventStore(db: Queryable): EventStore {
     async insertNew(tx, rows, receivedAt, steps = [], alone = false) {
       if (!rows.length) return [];
       const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString()];
-      const sql = insertStatement(rows, steps, alone, params);
-      const r = await tx.query<{ seq: string; source: string; id: string }>(sql, params, { prepare: statementName(sql) });
+      const st = insertStatement(rows, steps, alone, params);
+      const r = await tx.query<{ seq: string; source: string; id: string }>(st.sql, params, { prepare: st.name });
       const byKey = new Map(rows.map((row) => [row.source + '\u0000' + row.id, row]));
       return r.rows.map((x) => ({ ...byKey.get(x.source + '\u0000' + x.id)!, seq: String(x.seq) }));
     },
