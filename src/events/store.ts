@@ -47,7 +47,8 @@ RETURNING seq, source, id, type`;
 
 /**
  * The insert with other domains' steps in the same statement (IngestHooks): their CTEs read
- * `inserted`, their guards are uncorrelated subqueries, so each is evaluated once. Statements are
+ * `inserted`, their guards are uncorrelated subqueries (one-time filters: each is evaluated once,
+ * before the insert runs). Statements are
  * kept by their steps' (short) SQL, so the hot path neither rebuilds nor rehashes the whole text,
  * and each distinct statement gets a name: prepared once per connection.
  */

@@ -69,8 +69,9 @@ export interface InsertStep {
   cte?(rows: EventRow[], param: Param): string | undefined;
   /**
    * Only when the batch is stored without a transaction: an expression that is true, or raises
-   * `NEEDS_TRANSACTION` when these rows need this domain's `afterInsert`. Evaluated once, after
-   * the first row is inserted, and not at all when no row is.
+   * `NEEDS_TRANSACTION` when these rows need this domain's `afterInsert`. Evaluated once per
+   * statement, as PostgreSQL plans it: before the rows are inserted, even when none will be. A
+   * guard that takes a lock holds it to the commit, so that order cannot matter.
    */
   guard?(rows: EventRow[], param: Param): string | undefined;
 }

@@ -46,7 +46,6 @@ export async function listMeters(q: Queryable): Promise<Meter[]> {
   return r.rows.map(toMeter);
 }
 
-/** The event meters that count these event types (the ingest hook's per-batch lookup). */
 /**
  * Ingest's guard for a batch stored without a transaction (migration 0009): true, or raises
  * NEEDS_TRANSACTION when event meters other than the rollup-served built-ins count these types.
@@ -57,6 +56,7 @@ export function ingestGuardSql(types: string[], param: Param): string {
   return `meters_ingest_guard(${param(types)}::text[], ARRAY[${rollupSlugs}]::text[], ${METER_DEF_LOCK}, '${NEEDS_TRANSACTION}')`;
 }
 
+/** The event meters that count these event types (the ingest hook's per-batch lookup). */
 export async function eventMetersFor(q: Queryable, types: string[]): Promise<Meter[]> {
   const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters WHERE kind = 'events' AND event_type = ANY($1::text[]) ORDER BY slug`, [types], { prepare: 'meters_for_types' });
   return r.rows.map(toMeter);
