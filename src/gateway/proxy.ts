@@ -186,10 +186,9 @@ export function createProxy(d: ProxyDeps) {
   /** Named secrets (upstream credentials), cached for cacheTtlMs; a change to any clears them. */
   const creds = ttlCache<string, string | undefined>({ clock: d.clock, ttlMs: d.cacheTtlMs, load: (name) => d.secrets.get(name) });
   d.secrets.onChange(() => creds.clear());
-  const secret = (name: string) => creds.get(name);
-  const apiKeyFor = (p: ResolvedProvider): Awaitable<string | undefined> => (p.credential ? andThen(secret(p.credential), (v) => v ?? p.api_key) : p.api_key);
+  const apiKeyFor = (p: ResolvedProvider): Awaitable<string | undefined> => (p.credential ? andThen(creds.get(p.credential), (v) => v ?? p.api_key) : p.api_key);
   const awsFor = async (p: ResolvedProvider): Promise<AwsCredentials> => {
-    const s = p.credential ? await secret(p.credential) : undefined;
+    const s = p.credential ? await creds.get(p.credential) : undefined;
     if (s) return parseAwsCredentials(s);
     if (p.access_key_id && p.secret_access_key) return { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key, ...(p.session_token ? { sessionToken: p.session_token } : {}) };
     throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);

@@ -108,6 +108,16 @@ function boundTo(filters: Record<string, string[]>, bind: Binding | undefined): 
 
 export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersConfig, deps: MeterDeps): MeterService {
   const maxMs = cfg.max_session_hours * 3_600_000;
+  /**
+   * Event types that have event meters, as this process last saw them (start, its own
+   * definitions, each transactional ingest's lookup). Their batches go straight to the ingest
+   * transaction instead of trying one statement the guard would refuse. Only a hint: the guard
+   * still decides for types defined elsewhere since, and a stale entry costs one transaction.
+   */
+  const meteredTypes = new Set<string>();
+  const noteMeter = (m: Meter) => {
+    if (m.kind === 'events' && !isRollupMeter(m)) meteredTypes.add(m.event_type);
+  };
 
   async function createIn(m: Meter): Promise<boolean> {
     return db.transaction(async (tx) => {
@@ -116,6 +126,9 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       if (!(await insertMeter(tx, m, clock.now()))) return false;
       if (m.kind === 'events' && !isRollupMeter(m)) await accumulate(tx, m, 'true', []);
       return true;
+    }).then((created) => {
+      if (created) noteMeter(m);
+      return created;
     });
   }
 
@@ -209,6 +222,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
         }
         await createIn(wanted);
       }
+      for (const m of await listMeters(db)) noteMeter(m);
     },
     list: () => listMeters(db),
     async get(slug) {
@@ -316,13 +330,15 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
     ingest: {
       guard: { guard: (rows, param) => ingestGuardSql(typesOf(rows), param) },
       afterInsert: {
-        // Media marks are stored row by row in the transaction; event meters are found by the guard.
-        needed: (rows) => rows.some((r) => MEDIA_TYPES.has(r.type)),
+        // Media marks are stored in the transaction, and so are types known to have meters.
+        needed: (rows) => rows.some((r) => MEDIA_TYPES.has(r.type) || meteredTypes.has(r.type)),
         async run(tx, rows) {
           const types = typesOf(rows);
           if (types.some((t) => MEDIA_TYPES.has(t))) await ingestMedia(tx, rows);
           await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
           const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
+          for (const t of types) meteredTypes.delete(t);
+          meters.forEach(noteMeter);
           for (const m of meters) {
             const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
             await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);

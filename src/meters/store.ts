@@ -51,9 +51,9 @@ export async function listMeters(q: Queryable): Promise<Meter[]> {
  * NEEDS_TRANSACTION when event meters other than the rollup-served built-ins count these types.
  * The constants are ours, written in as literals; only the types travel as a parameter.
  */
+const GUARD_CONSTANTS = `ARRAY[${Object.keys(LLM_ROLLUP_METERS).map((s) => `'${s}'`).join(', ')}]::text[], ${METER_DEF_LOCK}, '${NEEDS_TRANSACTION}'`;
 export function ingestGuardSql(types: string[], param: Param): string {
-  const rollupSlugs = Object.keys(LLM_ROLLUP_METERS).map((s) => `'${s}'`).join(', ');
-  return `meters_ingest_guard(${param(types)}::text[], ARRAY[${rollupSlugs}]::text[], ${METER_DEF_LOCK}, '${NEEDS_TRANSACTION}')`;
+  return `meters_ingest_guard(${param(types)}::text[], ${GUARD_CONSTANTS})`;
 }
 
 /** The event meters that count these event types (the ingest hook's per-batch lookup). */

@@ -66,13 +66,24 @@ describe('ingest in one statement', () => {
   });
 
   it('a batch whose type has an event meter is stored again in a transaction that updates the meter', async () => {
-    const mk = await app.request('POST', '/v1/meters', { body: { slug: 'one_calls', event_type: 'one.call', aggregation: 'count' } });
-    expect(mk.status, JSON.stringify(mk.body)).toBe(201);
+    // Defined by another Tollgate process on the same database: this one learns of it only from the guard.
+    const other = await testApp({ db: app.db, clock: fixedClock('2026-02-01T00:00:00Z') });
+    try {
+      const mk = await other.request('POST', '/v1/meters', { body: { slug: 'one_calls', event_type: 'one.call', aggregation: 'count' } });
+      expect(mk.status, JSON.stringify(mk.body)).toBe(201);
+    } finally {
+      await other.close();
+    }
     const r = await ingest([ev('one.call', {}), ev('one.call', {})]);
     expect(r.accepted).toBe(2);
     expect(seen.transactions).toBe(1);
     expect(seen.statements.filter((s) => s.includes('meters_ingest_guard'))).toHaveLength(1); // the try that the guard refused
     expect(await meterValue('one_calls')).toBe(2);
+    // Now known to have a meter: the next batch goes straight to the transaction, no refused try.
+    await ingest([ev('one.call', {})]);
+    expect(seen.transactions).toBe(1);
+    expect(seen.statements.filter((s) => s.includes('meters_ingest_guard'))).toHaveLength(0);
+    expect(await meterValue('one_calls')).toBe(3);
     // Types without event meters still go in one statement.
     await ingest([ev('one.other', {})]);
     expect([seen.statements.length, seen.transactions]).toEqual([1, 0]);
