@@ -4,6 +4,7 @@ import { openDb, migrate, type Db } from './shared/db/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 import { createRegistry, prom, type Registry } from './shared/metrics.ts';
+import { createSignals, type Signals } from './shared/signals.ts';
 import { createServer, type App } from './http/server.ts';
 import { keyStore } from './auth/store.ts';
 import { keyService, type KeyService } from './auth/service.ts';
@@ -29,6 +30,8 @@ export interface Tollgate {
   clock: Clock;
   logger: Logger;
   metrics: Registry;
+  /** In-process domain signals (entitlement levels, collector failures, …): src/shared/signals.ts. */
+  signals: Signals;
   keys: KeyService;
   events: EventService;
   eventStore: EventStore;
@@ -56,6 +59,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
     if (applied.length) logger.info({ applied }, `applied ${applied.length} migration(s)`);
   }
   const metrics = createRegistry();
+  const signals = createSignals((err, signal) => logger.error({ err, signal: signal.type }, 'a signal listener failed'));
   const server = await createServer({ logger, bodyLimit: config.ingest.body_limit_bytes, version: VERSION });
 
   const keys = keyService(keyStore(db), clock);
@@ -102,6 +106,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
     clock,
     logger,
     metrics,
+    signals,
     keys,
     events,
     eventStore: store,
