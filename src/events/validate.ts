@@ -30,7 +30,13 @@ export function parseRfc3339(s: string): Date | undefined {
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
 const optText = z.string().max(512, 'must be at most 512 characters').optional();
-const tokens = z.number({ error: 'must be a non-negative integer' }).int('must be a non-negative integer').min(0, 'must be a non-negative integer').max(Number.MAX_SAFE_INTEGER);
+const count = z.number({ error: 'must be a non-negative integer' }).int('must be a non-negative integer').min(0, 'must be a non-negative integer').max(Number.MAX_SAFE_INTEGER);
+/**
+ * Per event and token class (docs/foundation.md): far above any real request (10^7 is a large
+ * context today), and low enough that the rollups' numeric sums and JS numbers stay sane.
+ */
+export const MAX_TOKENS_PER_EVENT = 1_000_000_000_000;
+const tokens = count.max(MAX_TOKENS_PER_EVENT, `must be at most ${MAX_TOKENS_PER_EVENT} (10^12 tokens per event and token class)`);
 // Cost arrives as a decimal string (exact) or a JSON number (normalised to its shortest decimal form).
 const DECIMAL_MSG = 'must be a non-negative decimal number (as a string, e.g. "0.0123")';
 const decimalString = z.union([z.string().regex(/^\d+(\.\d+)?([eE][+-]?\d+)?$/, DECIMAL_MSG), z.number().min(0, DECIMAL_MSG)], { error: DECIMAL_MSG });
@@ -91,9 +97,9 @@ const resourceSnapshotData = z
     memory_percent: gauge,
     memory_mb: gauge,
     // A counter may outgrow 2^53: an integer string is accepted too.
-    traffic_bytes_total: z.union([tokens, z.string().regex(/^\d+$/, 'must be a non-negative integer')], { error: 'must be a non-negative integer' }).optional(),
-    concurrent_users: tokens.optional(),
-    active_rooms: tokens.optional(),
+    traffic_bytes_total: z.union([count, z.string().regex(/^\d+$/, 'must be a non-negative integer')], { error: 'must be a non-negative integer' }).optional(),
+    concurrent_users: count.optional(),
+    active_rooms: count.optional(),
   })
   .loose();
 

@@ -23,7 +23,8 @@ export function bucketSql(g: Grain, c: string, zone: string | null): string {
 
 function upsertSql(cube: Cube): string {
   const cols = ['grain', 'bucket', ...cube.dims, ...MEASURES];
-  const types = ['smallint', 'timestamptz', ...cube.dims.map(() => 'text'), ...COUNT_MEASURES.map(() => 'bigint'), 'numeric'];
+  // Counts travel as numeric (token sums may pass 2^63; migrations/0010); requests columns take them by assignment cast.
+  const types = ['smallint', 'timestamptz', ...cube.dims.map(() => 'text'), ...COUNT_MEASURES.map(() => 'numeric'), 'numeric'];
   return `INSERT INTO ${cube.table} AS r (${cols.join(', ')})
 SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
 ON CONFLICT (grain, bucket, ${cube.dims.join(', ')}) DO UPDATE SET
