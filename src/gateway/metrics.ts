@@ -57,7 +57,7 @@ export function gatewayMetrics(registry: Registry, maxModels: number) {
   });
   const dropped = new prom.Counter({
     name: 'tollgate_gateway_events_dropped_total',
-    help: 'Gateway events dropped because the store stayed unavailable and the in-memory buffer was full',
+    help: 'Gateway events not stored: refused by the store or by ingest validation, held past the buffer while the store was unreachable, or still buffered when shutdown could not reach the store',
     registers: [registry],
   });
   const statusClass = (s: number | string) => (typeof s === 'number' ? (s === 499 ? 'client_closed' : `${Math.floor(s / 100)}xx`) : String(s));
