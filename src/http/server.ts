@@ -41,8 +41,9 @@ const internalError = () => new ApiError('internal_error', 'INTERNAL', 'an inter
 
 /** The error-shape answer of a direct route (what the Fastify error handler does for a route). */
 function sendDirectError(res: ServerResponse, err: unknown, logger: Logger) {
+  if (!(err instanceof ApiError) || res.headersSent) logger.error({ err }, res.headersSent ? 'request failed after its response headers were sent' : 'request failed');
+  // The client has the headers already: closing the connection is the only way to tell it.
   if (res.headersSent) return void res.destroy();
-  if (!(err instanceof ApiError)) logger.error({ err }, 'request failed');
   const e = err instanceof ApiError ? err : internalError();
   const body = JSON.stringify(e.toBody());
   res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
