@@ -50,8 +50,9 @@ const LIST_PRICES: Array<[string, string, string | undefined, Partial<Usage>, st
   ['google', 'gemini-2.5-pro', undefined, { input_tokens: 250_000, output_tokens: 2_000 }, '0.655', { input: '2.5', output: '15' }],
   ['gemini', 'gemini-2.5-flash', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '2.8', { input: '0.3', output: '2.5' }],
   // AWS Bedrock: Claude Sonnet 4.5 through the global profile $3 / $15, through the US geo profile +10 % ($3.30 / $16.50)
-  ['bedrock', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '18', { input: '3', output: '15' }],
-  ['bedrock', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'us-east-1', { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '19.8', { input: '3.3', output: '16.5' }],
+  // (200,000 prompt tokens: the base rates; above that the long-context tier applies to the whole request, issue 20)
+  ['bedrock', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0', undefined, { input_tokens: 200_000, output_tokens: 1_000_000 }, '15.6', { input: '3', output: '15' }],
+  ['bedrock', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'us-east-1', { input_tokens: 200_000, output_tokens: 1_000_000 }, '17.16', { input: '3.3', output: '16.5' }],
   // Bedrock Llama 3 70B in two regions (Tollgate's regional table): us-east-1 $2.65 / $3.50, eu-west-2 $3.45 / $4.55
   ['bedrock', 'meta.llama3-70b-instruct-v1:0', 'us-east-1', { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '6.15', { input: '2.65', output: '3.5' }],
   ['bedrock', 'meta.llama3-70b-instruct-v1:0', 'eu-west-2', { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '8', { input: '3.45', output: '4.55' }],
@@ -60,8 +61,8 @@ const LIST_PRICES: Array<[string, string, string | undefined, Partial<Usage>, st
   // Mistral Large 2 $2 / $6, Mistral Small $0.10 / $0.30
   ['mistral', 'mistral-large-2411', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '8', { input: '2', output: '6' }],
   ['mistral', 'mistral-small-latest', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '0.4', { input: '0.1', output: '0.3' }],
-  // DeepSeek V3 (deepseek-chat) standard hours: $0.27 miss, $0.07 hit, $1.10 out
-  ['deepseek', 'deepseek-chat', undefined, { input_tokens: 1_000_000, cache_read_tokens: 1_000_000, output_tokens: 1_000_000 }, '1.44', { input: '0.27', cache_read: '0.07', output: '1.1' }],
+  // DeepSeek V3.2 (deepseek-chat and deepseek-reasoner, since 2025-09-29): $0.28 miss, $0.028 hit, $0.42 out
+  ['deepseek', 'deepseek-chat', undefined, { input_tokens: 1_000_000, cache_read_tokens: 1_000_000, output_tokens: 1_000_000 }, '0.728', { input: '0.28', cache_read: '0.028', output: '0.42' }],
   // xAI Grok 3 $3 / $15, Grok 3 mini $0.30 / $0.50
   ['xai', 'grok-3', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '18', { input: '3', output: '15' }],
   ['xai', 'grok-3-mini', undefined, { input_tokens: 1_000_000, output_tokens: 1_000_000 }, '0.8', { input: '0.3', output: '0.5' }],
@@ -89,10 +90,11 @@ describe('published list prices', () => {
     expect(quote('openai', 'o3', u, { time: Date.parse('2025-06-10T00:00:00Z') }).cost).toBe('10');
   });
 
-  it('applies DeepSeek off-peak hours (UTC 16:30–00:30) at half price', () => {
+  it('applies DeepSeek off-peak hours (UTC 16:30–00:30) at half price while they existed (until 2025-09-05 16:00 UTC)', () => {
     const u = { input_tokens: 1_000_000, output_tokens: 1_000_000 };
-    expect(quote('deepseek', 'deepseek-chat', u, { time: Date.parse('2026-01-09T16:29:59Z') }).cost).toBe('1.37');
-    expect(quote('deepseek', 'deepseek-chat', u, { time: Date.parse('2026-01-09T16:30:00Z') }).cost).toBe('0.685');
+    // DeepSeek V3 standard hours: $0.27 miss, $0.07 hit, $1.10 out
+    expect(quote('deepseek', 'deepseek-chat', u, { time: Date.parse('2025-06-09T16:29:59Z') }).cost).toBe('1.37');
+    expect(quote('deepseek', 'deepseek-chat', u, { time: Date.parse('2025-06-09T16:30:00Z') }).cost).toBe('0.685');
   });
 });
 
@@ -148,7 +150,7 @@ describe('overrides, discounts, batch', () => {
     expect(quote('openai', 'gpt-4o', u, { e, team: 'research', time: Date.parse('2026-06-01T00:00:00Z') }).cost).toBe('9.375');
     expect(quote('anthropic', 'claude-3-5-haiku-20241022', u, { e }).cost).toBe('4.8');
     expect(quote('openai', 'gpt-4o', u, { batch: true }).snapshot).toMatchObject({ subtotal: '12.5', cost: '6.25', batch: true, batch_discount: '0.5' });
-    expect(quote('deepseek', 'deepseek-chat', u, { batch: true }).cost).toBe('1.37'); // no batch discount
+    expect(quote('deepseek', 'deepseek-chat', u, { batch: true, time: Date.parse('2025-06-09T10:00:00Z') }).cost).toBe('1.37'); // no batch discount
     expect(quote('openai', 'gpt-4o', u, { e, batch: true }).cost).toBe('5.625');
   });
 

@@ -48,7 +48,7 @@ interface CompiledOverride {
 /** One candidate source of a price, in precedence order. */
 type Layer =
   | { kind: 'override'; series: CompiledOverride[] }
-  | { kind: 'regional'; region: string; spec: PriceSpec; price: CompiledPrice }
+  | { kind: 'regional'; region: string; row: RegionalRow }
   | { kind: 'catalog'; model: CatalogModel };
 
 interface Resolved {
@@ -108,7 +108,7 @@ export function createEngine(opts: EngineOptions): PricingEngine {
   // provider → region → model → resolution: three Map lookups, no string building per event.
   let cache = new Map<string, Map<string, Map<string, Resolved>>>();
   let cached = 0;
-  const regionalCompiled = new Map<string, CompiledPrice>();
+  const regionalRows = new Map<string, RegionalRow>();
 
   function setOverrides(rows: OverrideRow[]) {
     const idx = new Map<string, CompiledOverride[]>();
@@ -155,9 +155,9 @@ export function createEngine(opts: EngineOptions): PricingEngine {
       const spec = BEDROCK_REGIONAL[res.model_id]?.[res.region];
       if (spec) {
         const k = `${res.model_id}\u0000${res.region}`;
-        let price = regionalCompiled.get(k);
-        if (!price) regionalCompiled.set(k, (price = compilePrice(spec)));
-        layers.push({ kind: 'regional', region: res.region, spec, price });
+        let row = regionalRows.get(k);
+        if (!row) regionalRows.set(k, (row = regionalRow(spec, res.catalog_model)));
+        layers.push({ kind: 'regional', region: res.region, row });
       }
     }
     if (res.catalog_model) layers.push({ kind: 'catalog', model: res.catalog_model });
@@ -219,7 +219,7 @@ export function createEngine(opts: EngineOptions): PricingEngine {
         break;
       }
       if (layer.kind === 'regional') {
-        compiled = layer.price;
+        compiled = layer.row.at(t);
         label = BEDROCK_REGIONS_LABEL;
         break;
       }
@@ -308,6 +308,12 @@ export function createEngine(opts: EngineOptions): PricingEngine {
       row.cost = out.cost;
       row.cost_source = 'computed';
       row.unpriced = false;
+    } else if (isFailedWithoutUsage(row, d)) {
+      // Nothing was used, so nothing is owed: a failed attempt is not an unpriced call (issue 13).
+      row.cost = '0';
+      row.cost_source = 'computed';
+      row.computed_cost = '0';
+      row.unpriced = false;
     } else {
       row.cost = null;
       row.cost_source = null;
@@ -336,6 +342,51 @@ export function createEngine(opts: EngineOptions): PricingEngine {
     discounts: () => discountRows,
     batchDiscount: (p) => batch[canonicalProvider(p, catalog).provider] ?? null,
   };
+}
+
+const FAILED_STATUS = /^(error|failed|failure|timeout|timed_out|cancelled|canceled|aborted)$/i;
+
+/**
+ * A call that failed (an HTTP status of 400 or more, 0 for no answer, an error status word, or an
+ * `error` field, as the gateway records failed attempts) and used no token of any class.
+ */
+export function isFailedWithoutUsage(row: EventRow, d: Record<string, unknown>): boolean {
+  if (num(row.input_tokens) || num(row.output_tokens) || num(row.cache_read_tokens) || num(row.cache_write_tokens) || num(row.reasoning_tokens)) return false;
+  const st = d.status;
+  const code = typeof st === 'number' ? st : typeof st === 'string' && /^\d{1,3}$/.test(st) ? Number(st) : null;
+  if (code !== null) return code === 0 || code >= 400;
+  if (typeof st === 'string') return FAILED_STATUS.test(st.trim());
+  return d.error !== undefined && d.error !== null && d.error !== false && d.error !== '';
+}
+
+/** A Bedrock regional row: its fields over the catalog price in force, compiled once per catalog version. */
+interface RegionalRow {
+  at(t: number): CompiledPrice;
+}
+
+/**
+ * A regional row overrides only the fields it sets: rates it leaves out (cache prices, the 1-hour
+ * write, tiers) come from the catalog's entry for the model at the event's time.
+ */
+export function regionalRow(spec: PriceSpec, base: CatalogModel | null): RegionalRow {
+  const byVersion = new WeakMap<object, CompiledPrice>();
+  const alone = compilePrice(spec);
+  return {
+    at(t) {
+      const v = base ? pickVersion(base.versions(), t) : null;
+      if (!v?.spec) return alone;
+      let p = byVersion.get(v);
+      if (!p) byVersion.set(v, (p = compilePrice(mergeSpec(v.spec, spec))));
+      return p;
+    },
+  };
+}
+
+/** `over`'s fields replace `under`'s; everything `over` leaves out is kept. */
+export function mergeSpec(under: PriceSpec, over: PriceSpec): PriceSpec {
+  const out: PriceSpec = { ...under };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }
 
 function num(v: unknown): number {

@@ -18,7 +18,8 @@ const TABLE: Array<[string, string, string | null, string, string | null, string
   ['anthropic', 'claude-3-5-sonnet-latest', null, 'anthropic', 'claude-3-5-sonnet', null, null],
   ['anthropic', 'claude-3-haiku-20240307', null, 'anthropic', 'claude-3-haiku', null, null],
   ['x-ai', 'grok-4', null, 'xai', 'grok-4-0709', null, null],
-  ['mistral', 'mistral-large-latest', null, 'mistral', 'mistral-large', null, null],
+  ['mistral', 'mistral-large-latest', null, 'mistral', 'mistral-large-2512', null, null], // -latest follows the current Large (issue 20)
+  ['mistral', 'mistral-large-2411', null, 'mistral', 'mistral-large', null, null],
   // case, whitespace, provider prefixes, SDK resource names
   ['OpenAI', ' GPT-4o ', null, 'openai', 'gpt-4o', null, null],
   ['openai', 'openai/gpt-4o', null, 'openai', 'gpt-4o', null, null],

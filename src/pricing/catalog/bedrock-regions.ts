@@ -18,23 +18,32 @@ export const BEDROCK_REGIONS_AS_OF = '2026-11-22';
 export const BEDROCK_REGIONS_LABEL = `bedrock-regions@${BEDROCK_REGIONS_AS_OF}`;
 
 export const BEDROCK_REGIONAL: Record<string, Record<string, PriceSpec>> = {
-  // Meta Llama 3 (the 2024 generation): AWS lists Mumbai, Canada and London above the US regions.
+  // Meta Llama 3 (the 2024 generation): AWS lists Ireland, Mumbai, Canada, London and São Paulo
+  // above the US regions. eu-west-1, us-west-1 and sa-east-1 added 2026-11-23 from the audit against
+  // LiteLLM's table (its bedrock/<region>/meta.llama3-* rows, snapshot 2026-07-24).
   'meta.llama3-8b-instruct-v1:0': {
     'us-east-1': { input: '0.3', output: '0.6' },
+    'us-west-1': { input: '0.3', output: '0.6' },
     'us-west-2': { input: '0.3', output: '0.6' },
+    'eu-west-1': { input: '0.32', output: '0.65' },
+    'sa-east-1': { input: '0.5', output: '1.01' },
     'ap-south-1': { input: '0.36', output: '0.72' },
     'ca-central-1': { input: '0.35', output: '0.69' },
     'eu-west-2': { input: '0.39', output: '0.78' },
   },
   'meta.llama3-70b-instruct-v1:0': {
     'us-east-1': { input: '2.65', output: '3.5' },
+    'us-west-1': { input: '2.65', output: '3.5' },
     'us-west-2': { input: '2.65', output: '3.5' },
+    'eu-west-1': { input: '2.86', output: '3.78' },
+    'sa-east-1': { input: '4.45', output: '5.88' },
     'ap-south-1': { input: '3.18', output: '4.2' },
     'ca-central-1': { input: '3.05', output: '4.03' },
     'eu-west-2': { input: '3.45', output: '4.55' },
   },
   // Anthropic on Bedrock: one in-region price across the regions that serve the model (listed so
-  // the snapshot records the region; Seoul and Tokyo are what seed 004 runs in).
+  // the snapshot records the region; Seoul and Tokyo are what seed 004 runs in). A row overrides
+  // only the fields it sets: cache prices and long-context tiers come from the catalog entry.
   'regional.anthropic.claude-3-5-sonnet-20240620-v1:0': sameIn(['us-east-1', 'us-west-2', 'eu-central-1', 'ap-northeast-1', 'ap-northeast-2'], {
     input: '3',
     output: '15',
