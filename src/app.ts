@@ -96,6 +96,9 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   const secrets = createSecrets({ db, clock, config: config.secrets, dataDir: config.data_dir, server, keys });
   wireGateway({ config: config.gateway, bodyLimit: config.ingest.body_limit_bytes, db, server, keys, events, hooks, secrets, metrics, clock, logger });
 
+  // collectors (provider usage, reconciliation, LiveKit webhook, host snapshots) + jobs API (src/collectors, src/jobs); collectorsOf(tg)
+  (await import('./collectors/wire.ts')).wireCollectors({ server, db, keys, events, jobs, secrets, signals, clock, logger, config });
+
   const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
   flush.unref();
 

@@ -7,7 +7,8 @@ import { secretsCommand } from './secrets.ts';
 import { archiveCommand } from './archive.ts';
 import { repriceCommand } from './reprice.ts';
 import { rollupsCommand } from '../rollups/cli.ts';
-import { CliError, configOrExit, withDb } from './common.ts';
+import { describeFailure, configOrExit, withDb } from './common.ts';
+import { loadConfig } from '../shared/config.ts';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -34,11 +35,25 @@ secretsCommand(program);
 archiveCommand(program);
 repriceCommand(program);
 rollupsCommand(program);
+(await import('./jobs.ts')).jobsCommand(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (!(e instanceof CliError)) throw e;
-  process.stderr.write(`tollgate: ${e.message}\n`);
-  process.exitCode = e.exitCode;
+  // One line for what a person can fix; a stack trace only for a bug (or with TOLLGATE_DEBUG=1).
+  let config;
+  try {
+    config = loadConfig();
+  } catch {
+    config = undefined;
+  }
+  const known = describeFailure(e, config);
+  if (known && !process.env.TOLLGATE_DEBUG) {
+    process.stderr.write(`tollgate: ${known}\n`);
+  } else {
+    process.stderr.write(`tollgate: ${(e as Error)?.message ?? e}\n${process.env.TOLLGATE_DEBUG ? `${(e as Error)?.stack}\n` : '  (this looks like a bug; run again with TOLLGATE_DEBUG=1 for the stack trace and report it)\n'}`);
+  }
+  process.exitCode = (e as { exitCode?: number }).exitCode ?? 1;
+  // A server that failed half-way (port in use after the store opened) must not linger.
+  setTimeout(() => process.exit(process.exitCode), 200).unref();
 }

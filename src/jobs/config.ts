@@ -43,3 +43,18 @@ export const RETENTION_ENV: Array<[string, string[]]> = [
   ['TOLLGATE_RETENTION_LLM_DAYS', ['retention', 'types', 'llm.usage']],
   ['TOLLGATE_ARCHIVE_DIR', ['retention', 'archive_dir']],
 ];
+
+/** `jobs:` config section (imported by src/shared/config.ts). */
+export const jobsConfigSchema = z
+  .object({
+    /** A bearer token an external scheduler may use for POST /v1/jobs/:name/run (besides an admin key). */
+    cron_secret: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** How often the scheduler looks for due windows. */
+    tick_ms: z.coerce.number().int().min(1000).default(30_000),
+  })
+  .strict()
+  .default({ tick_ms: 30_000 });
+
+export type JobsConfig = z.infer<typeof jobsConfigSchema>;
+
+export const JOBS_ENV: Array<[string, string[]]> = [['TOLLGATE_CRON_SECRET', ['jobs', 'cron_secret']]];

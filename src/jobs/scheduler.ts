@@ -9,9 +9,11 @@ import type { Logger } from '../shared/log.ts';
  * So each window runs exactly once across processes: whoever holds the lock inserts the window's
  * row; the other finds the lock busy (or the row there) and skips.
  *
- * Only the latest due window is run: a process that was down for three nights runs the job once,
- * for the latest window (jobs here compute their own cut-offs from the window, so nothing is lost).
- * A failed window is retried on a later tick once `retryAfterMs` has passed.
+ * Every missed window is caught up, oldest first: a process that was down for three nights runs a
+ * daily job for each of the three windows in order (at most `catchUp` windows back, default 31;
+ * a job for which only "now" matters, like host snapshots, schedules with `catchUp: 1`). A job
+ * that has never run starts from its latest window. A failed window is retried on a later tick
+ * once `retryAfterMs` has passed; the windows after it still run.
  * Time comes from the Clock; tests call `runDue(now)` directly instead of waiting.
  */
 
@@ -24,6 +26,22 @@ export interface JobContext {
 
 export type JobFn = (ctx: JobContext) => Promise<unknown>;
 
+export interface ScheduleOptions {
+  /** How many missed windows to catch up at most (1: only the latest). Default 31. */
+  catchUp?: number;
+}
+
+export interface JobInfo {
+  name: string;
+  schedule: string;
+  tz: string;
+  last_window: string | null;
+  last_status: string | null;
+  last_error: string | null;
+  last_finished_at: string | null;
+  next_run: string | null;
+}
+
 export interface JobRun {
   job: string;
   window_start: string;
@@ -33,14 +51,19 @@ export interface JobRun {
 }
 
 export interface Scheduler {
-  schedule(name: string, cron: string, tz: string, fn: JobFn): void;
-  /** Runs every job whose latest scheduled window at `now` has not run yet. */
+  schedule(name: string, cron: string, tz: string, fn: JobFn, opts?: ScheduleOptions): void;
+  /** Runs, per job in order of windows, every scheduled window up to `now` that has not run yet. */
   runDue(now?: Date): Promise<JobRun[]>;
   /** Runs one job for one window now (CLI, tests); honours the same once-per-window rule. */
   runWindow(name: string, windowStart: Date, now?: Date): Promise<JobRun>;
   /** The latest scheduled instant ≤ now for a job. */
   latestWindow(name: string, now: Date): Date | null;
+  /** The windows a tick at `now` would run for a job, oldest first. */
+  dueWindows(name: string, now: Date): Promise<Date[]>;
   jobs(): string[];
+  has(name: string): boolean;
+  /** Each job with its schedule, last run and next window. */
+  list(now?: Date): Promise<JobInfo[]>;
   /** Ticks every `tickMs` (default 30 s). */
   start(tickMs?: number): void;
   close(): Promise<void>;
@@ -49,7 +72,10 @@ export interface Scheduler {
 interface Job {
   name: string;
   cron: Cron;
+  pattern: string;
+  tz: string;
   fn: JobFn;
+  catchUp: number;
 }
 
 /** 32-bit FNV-1a of the job name, in the advisory-lock namespace of jobs. */
@@ -73,6 +99,21 @@ export function latestScheduled(cron: Cron, now: Date): Date | null {
     }
   }
   return null;
+}
+
+/** The last `max` scheduled instants in (after, now], oldest first (after null: only the latest). */
+export function windowsBetween(cron: Cron, after: Date | null, now: Date, max: number): Date[] {
+  const latest = latestScheduled(cron, now);
+  if (!latest) return [];
+  if (!after || max <= 1) return after && latest.getTime() <= after.getTime() ? [] : [latest];
+  const out: Date[] = [];
+  let t = cron.nextRun(after);
+  while (t && t.getTime() <= now.getTime()) {
+    out.push(t);
+    if (out.length > max) out.shift();
+    t = cron.nextRun(t);
+  }
+  return out;
 }
 
 const STALE_MS = 6 * 3_600_000;
@@ -120,8 +161,24 @@ export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { re
     }
   }
 
+  async function dueWindows(name: string, now: Date): Promise<Date[]> {
+    const j = jobs.get(name);
+    if (!j) throw new Error(`no job named ${name}`);
+    const last = await db.query<{ window_start: Date | string }>(`SELECT max(window_start) AS window_start FROM job_runs WHERE job = $1`, [name]);
+    const lastWindow = last.rows[0]?.window_start ? new Date(last.rows[0].window_start) : null;
+    const fresh = windowsBetween(j.cron, lastWindow, now, j.catchUp);
+    // Failed windows at or before the last one, due for a retry, go first (they are the oldest).
+    const failed = await db.query<{ window_start: Date | string }>(
+      `SELECT window_start FROM job_runs WHERE job = $1 AND status = 'failed' AND finished_at <= $2 ORDER BY window_start`,
+      [name, new Date(now.getTime() - retryAfterMs).toISOString()],
+    );
+    const seen = new Set(fresh.map((d) => d.getTime()));
+    const retry = failed.rows.map((r) => new Date(r.window_start)).filter((d) => !seen.has(d.getTime()));
+    return [...retry, ...fresh].sort((a, b) => a.getTime() - b.getTime());
+  }
+
   const s: Scheduler = {
-    schedule(name, cron, tz, fn) {
+    schedule(name, cron, tz, fn, opts = {}) {
       if (jobs.has(name)) throw new Error(`job ${name} is already scheduled`);
       let c: Cron;
       try {
@@ -129,24 +186,47 @@ export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { re
       } catch (e) {
         throw new Error(`job ${name}: bad schedule "${cron}" (${tz}): ${(e as Error).message}`);
       }
-      jobs.set(name, { name, cron: c, fn });
+      jobs.set(name, { name, cron: c, pattern: cron, tz, fn, catchUp: Math.max(1, opts.catchUp ?? 31) });
     },
     latestWindow(name, now) {
       const j = jobs.get(name);
       return j ? latestScheduled(j.cron, now) : null;
     },
+    dueWindows,
     async runDue(now = clock.now()) {
       const out: JobRun[] = [];
       for (const j of jobs.values()) {
-        const w = latestScheduled(j.cron, now);
-        if (!w) continue;
-        const r = await runWindow(j.name, w, now);
-        if (r.status !== 'skipped') out.push(r);
+        if (busy.has(j.name)) continue;
+        for (const w of await dueWindows(j.name, now)) {
+          const r = await runWindow(j.name, w, now);
+          if (r.status !== 'skipped') out.push(r);
+        }
       }
       return out;
     },
     runWindow,
     jobs: () => [...jobs.keys()],
+    has: (name) => jobs.has(name),
+    async list(now = clock.now()) {
+      const rows = await db.query<{ job: string; window_start: Date | string; status: string; error: string | null; finished_at: Date | string | null }>(
+        `SELECT DISTINCT ON (job) job, window_start, status, error, finished_at FROM job_runs ORDER BY job, window_start DESC`,
+      );
+      const last = new Map(rows.rows.map((r) => [r.job, r]));
+      const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
+      return [...jobs.values()].map((j) => {
+        const r = last.get(j.name);
+        return {
+          name: j.name,
+          schedule: j.pattern,
+          tz: j.tz,
+          last_window: iso(r?.window_start),
+          last_status: r?.status ?? null,
+          last_error: r?.error ?? null,
+          last_finished_at: iso(r?.finished_at),
+          next_run: iso(j.cron.nextRun(now)),
+        };
+      });
+    },
     start(tickMs = 30_000) {
       if (timer) return;
       const tick = () => {

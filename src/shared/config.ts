@@ -3,7 +3,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { metersConfigSchema, METERS_ENV } from '../meters/config.ts';
-import { retentionConfigSchema, RETENTION_ENV } from '../jobs/config.ts';
+import { retentionConfigSchema, RETENTION_ENV, jobsConfigSchema, JOBS_ENV } from '../jobs/config.ts';
+import { collectorsConfigSchema, COLLECTORS_ENV } from '../collectors/config.ts';
 import { gatewayConfigSchema, GATEWAY_ENV } from '../gateway/config.ts';
 import { secretsConfigSchema, SECRETS_ENV } from '../secrets/config.ts';
 import { pricingConfigSchema, PRICING_ENV } from '../pricing/config.ts';
@@ -45,6 +46,8 @@ export const configSchema = z
     gateway: gatewayConfigSchema,
     secrets: secretsConfigSchema,
     pricing: pricingConfigSchema,
+    jobs: jobsConfigSchema,
+    collectors: collectorsConfigSchema,
   })
   .strict();
 
@@ -66,6 +69,8 @@ const ENV: Array<[string, string[]]> = [
   ...GATEWAY_ENV,
   ...SECRETS_ENV,
   ...PRICING_ENV,
+  ...JOBS_ENV,
+  ...COLLECTORS_ENV,
 ];
 
 export class ConfigError extends Error {}
