@@ -38,6 +38,11 @@ export interface RegressionFit {
   stderr: { coefficients: number[]; intercept: number };
   /** Residual standard deviation, √(SSE / (n − k − 1)). */
   residual_sd: number;
+  /** Residual sum of squares and its degrees of freedom (n − k − 1). */
+  sse: number;
+  df: number;
+  /** Covariance of (coefficients…, intercept), for prediction intervals. */
+  covariance: number[][];
   names: { y: string; x: string[] };
   /** "traffic_gb = 0.00231 × video_minutes + 1.2" */
   formula: string;
@@ -72,7 +77,12 @@ function dot(a: number[], b: number[]): number {
  * as `y`. Throws DegenerateRegressionError for fewer than k + 2 points (and fewer than 3), a
  * constant x or y, a predictor that is a linear combination of the others, or a non-finite value.
  */
-export function regress(y: number[], xs: number[][], names: { y: string; x: string[] } = { y: 'y', x: xs.map((_, j) => `x${j + 1}`) }): RegressionFit {
+export function regress(
+  y: number[],
+  xs: number[][],
+  names: { y: string; x: string[] } = { y: 'y', x: xs.map((_, j) => `x${j + 1}`) },
+  opts: { checkCollinear?: boolean } = {},
+): RegressionFit {
   const n = y.length;
   const k = xs.length;
   if (k === 0) throw new DegenerateRegressionError('too_few_points', 'at least one x is needed');
@@ -94,7 +104,7 @@ export function regress(y: number[], xs: number[][], names: { y: string; x: stri
 
   const z = y.map((_, i) => xs.map((c, j) => (c[i]! - mx[j]!) / sx[j]!));
 
-  if (k > 1) {
+  if (k > 1 && opts.checkCollinear !== false) {
     // Each x regressed on the others: an x the others explain (almost) entirely is collinear.
     for (let j = 0; j < k; j++) {
       const others = z.map((row) => row.filter((_, l) => l !== j));
@@ -123,6 +133,22 @@ export function regress(y: number[], xs: number[][], names: { y: string; x: stri
   let varB0 = sigma2 / n;
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) varB0 += mx[i]! * mx[j]! * cov(i, j);
   const r2 = 1 - sse / sst;
+  const covariance: number[][] = [];
+  for (let i = 0; i <= k; i++) {
+    const row: number[] = [];
+    for (let j = 0; j <= k; j++) {
+      if (i < k && j < k) row.push(cov(i, j));
+      else if (i === k && j === k) row.push(varB0);
+      else {
+        // Cov(b₀, b_j) = −Σ_i mx_i Cov(b_i, b_j)
+        const c = i === k ? j : i;
+        let v = 0;
+        for (let l = 0; l < k; l++) v -= mx[l]! * cov(l, c);
+        row.push(v);
+      }
+    }
+    covariance.push(row);
+  }
   return {
     coefficients,
     intercept,
@@ -131,6 +157,9 @@ export function regress(y: number[], xs: number[][], names: { y: string; x: stri
     n,
     stderr: { coefficients: seCoef, intercept: Math.sqrt(varB0) },
     residual_sd: Math.sqrt(sigma2),
+    sse,
+    df,
+    covariance,
     names,
     formula: formulaOf(names, coefficients, intercept),
   };

@@ -16,7 +16,8 @@ export function registerSummaryRoutes(app: App, deps: { keys: KeyService; rollup
       schema: {
         tags: ['analysis'],
         summary: 'Yesterday, this week, month to date, month-end forecast and the split by provider, in a zone',
-        description: 'forecast_month_end = month-to-date cost × month length ÷ elapsed time (linear run rate).',
+        description:
+          'forecast_month_end = month-to-date cost + the rest of the month projected from the last 8 weeks of daily cost (linear trend, with a weekday effect where the history supports it; run rate with under 7 days); forecast.low/high is its 80 % interval. See docs/analysis.md.',
         querystring: z.object({ tz: tzParam(deps.defaultTz) }),
       },
     },

@@ -2,6 +2,7 @@ import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, ceilTo, formatInZone, startOf, startOfNext } from '../shared/time.ts';
 import type { Window } from '../shared/time.ts';
 import { addMeasures, zeroMeasures, type Binding, type Measures, type RollupService } from '../rollups/service.ts';
+import { forecastUsage } from './forecast-service.ts';
 
 export interface SummaryRanges {
   yesterday: Window;
@@ -28,7 +29,8 @@ export function summaryRanges(tz: string, now: Date): SummaryRanges {
 }
 
 /**
- * Month-end forecast: linear run rate of the month so far. cost_to_date × month_length ÷ elapsed,
+ * The old month-end forecast (kept as a reference point; the summary now uses forecastUsage):
+ * linear run rate of the month so far. cost_to_date × month_length ÷ elapsed,
  * elapsed measured to `upTo` (now on the 15-minute grid). Rounded to 6 decimal places.
  */
 export function forecastMonthEnd(costToDate: string, r: SummaryRanges): string {
@@ -40,9 +42,12 @@ export function forecastMonthEnd(costToDate: string, r: SummaryRanges): string {
 
 const windowOut = (tz: string, w: Window, m: Measures) => ({ from: formatInZone(tz, w.start), to: formatInZone(tz, w.end), ...m });
 
-export async function summary(rollups: RollupService, tz: string, now: Date, bind?: Binding) {
+export async function summary(rollups: Pick<RollupService, 'ranges' | 'usage'>, tz: string, now: Date, bind?: Binding) {
   const r = summaryRanges(tz, now);
   const ranges = [r.yesterday, r.this_week, r.month_to_date];
+  // Month-end cost per provider and in total: trend (+ weekday effect) with an 80 % interval.
+  const forecast = await forecastUsage(rollups, { tz, now, measure: 'cost', groupBy: ['provider'] }, bind);
+  const byProvider = new Map(forecast.rows.map((f) => [f.group.provider ?? null, f]));
   const rows = await rollups.ranges(
     ranges.map((w) => (w.end.getTime() > w.start.getTime() ? w : { start: w.start, end: w.start })),
     ['provider'],
@@ -66,9 +71,13 @@ export async function summary(rollups: RollupService, tz: string, now: Date, bin
     yesterday: windowOut(tz, r.yesterday, totals[0]!),
     this_week: windowOut(tz, r.this_week, totals[1]!),
     month_to_date: windowOut(tz, r.month_to_date, totals[2]!),
-    forecast_month_end: forecastMonthEnd(totals[2]!.cost, r),
+    forecast_month_end: forecast.total.expected,
     forecast: {
-      method: 'run_rate' as const,
+      method: forecast.total.method,
+      low: forecast.total.low,
+      high: forecast.total.high,
+      interval: forecast.interval,
+      history_days: forecast.total.history_days,
       month_start: formatInZone(tz, r.month.start),
       month_end: formatInZone(tz, r.month.end),
       elapsed_days: Math.round(elapsedDays * 1000) / 1000,
@@ -80,7 +89,7 @@ export async function summary(rollups: RollupService, tz: string, now: Date, bin
         yesterday: y!,
         this_week: wk!,
         month_to_date: mtd!,
-        forecast_month_end: forecastMonthEnd(mtd!.cost, r),
+        forecast_month_end: byProvider.get(provider)?.expected ?? forecastMonthEnd(mtd!.cost, r),
       }))
       .sort((a, b) => new Money(b.month_to_date.cost).comparedTo(a.month_to_date.cost) || String(a.provider).localeCompare(String(b.provider))),
   };

@@ -85,8 +85,8 @@ describe('GET /v1/usage', () => {
     expect(r.body.month_to_date.cost).toBe('1.62');
     expect(r.body.by_provider.map((p: any) => p.provider)).toEqual(['anthropic', 'openai']);
     expect(r.body.currency).toBe('USD');
-    // 1.62 × 31 days ÷ 9 days 12.5 hours (month start to 12:30 KST)
-    expect(r.body.forecast_month_end).toBe('5.274748');
+    // The projection is analysis's (test/analysis/forecast.test.ts); here: never below month to date.
+    expect(Number(r.body.forecast_month_end)).toBeGreaterThanOrEqual(1.62);
   });
 
   it('exports csv and anonymised ndjson', async () => {
