@@ -1,5 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import type { CostChange, EventRow, InsertStep, StoredEvent } from './types.ts';
+import { storableJson, storableString } from './validate.ts';
 
 /** Column order shared by the bulk insert and the unnest() casts. */
 export const COLUMNS: Array<[keyof EventRow, string]> = [
@@ -199,14 +200,15 @@ export function eventStore(db: Queryable): EventStore {
          SELECT $1::timestamptz, s, e, ix, err, b::jsonb FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS t(s, e, ix, err, b)`,
         [
           receivedAt.toISOString(),
-          rows.map((r) => r.source),
-          rows.map((r) => r.event_id),
+          rows.map((r) => (r.source === null ? null : storableString(r.source))),
+          rows.map((r) => (r.event_id === null ? null : storableString(r.event_id))),
           rows.map((r) => r.index),
-          rows.map((r) => r.error),
+          rows.map((r) => storableString(r.error)),
           rows.map((r) => {
-            const s = JSON.stringify(r.body ?? null) ?? 'null';
+            // A rejected event may hold what the database cannot (NUL, lone surrogates, deep nesting): keep a storable copy.
+            const s = JSON.stringify(storableJson(r.body ?? null)) ?? 'null';
             // Keep a huge rejected body from bloating the table; the reason is what matters.
-            return s.length > 65_536 ? JSON.stringify({ truncated: true, prefix: s.slice(0, 4096) }) : s;
+            return s.length > 65_536 ? JSON.stringify({ truncated: true, prefix: storableString(s.slice(0, 4096)) }) : s;
           }),
         ],
       );
