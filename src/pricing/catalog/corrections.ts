@@ -140,6 +140,17 @@ export const CORRECTIONS: Correction[] = [
     why: 'Claude Sonnet 4 bills 6 / 22.50 (cache 0.60 / 7.50 / 12) for the whole request above 200k prompt tokens; the source has no tier',
     fix: addTier(200_000, SONNET_LONG),
   },
+  // Bedrock takes Anthropic's 1-hour cache TTL for the 4.5 models at Anthropic's rate (2× input);
+  // without a rate of its own a 1-hour write was billed at the 5-minute rate. (Before the tier
+  // correction below, which then tiers this rate too.)
+  ...(
+    [
+      ['global.anthropic.claude-sonnet-4-5-20250929-v1:0', '6'],
+      ['regional.anthropic.claude-sonnet-4-5-20250929-v1:0', '6.6'],
+      ['global.anthropic.claude-haiku-4-5-20251001-v1:0', '2'],
+      ['regional.anthropic.claude-haiku-4-5-20251001-v1:0', '2.2'],
+    ] as const
+  ).map(([model, rate]): Correction => ({ provider: 'aws', model, why: `Bedrock bills 1-hour cache writes at 2× input (${rate}); the source has no 1-hour rate`, fix: addRate('cache_write_1h_mtok', rate) })),
   ...['global.anthropic.claude-sonnet-4-20250514-v1:0', 'regional.anthropic.claude-sonnet-4-20250514-v1:0', 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'].map(
     (model): Correction => ({ provider: 'aws', model, why: 'Bedrock bills Claude Sonnet 4 / 4.5 above 200k prompt tokens at 6 / 22.50 like Anthropic; the source has no tier', fix: addTier(200_000, SONNET_LONG) }),
   ),
@@ -151,6 +162,9 @@ export const CORRECTIONS: Correction[] = [
   },
   ...['gpt-5.4', 'gpt-5.4-pro'].map(
     (model): Correction => ({ provider: 'openai', model, why: 'OpenAI bills the long-context price for prompts above 272,000 tokens; the source writes the tier start as 271,999', fix: moveTierStart(271_999, 272_000) }),
+  ),
+  ...['grok-4-fast-reasoning', 'grok-4-fast-non-reasoning', 'grok-4-1-fast-reasoning', 'grok-4-1-fast-non-reasoning'].map(
+    (model): Correction => ({ provider: 'x-ai', model, why: 'xAI bills Grok 4 Fast and 4.1 Fast at 0.40 / 1.00 for prompts above 128k tokens; the source has no tier', fix: addTier(128_000, { input_mtok: '0.4', output_mtok: '1' }) }),
   ),
   {
     provider: 'google',
