@@ -31,6 +31,8 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
     '/v1/events',
     {
       preHandler: requireScope(deps.keys, 'ingest'),
+      // Strings and nesting are judged event by event (validateEvent): one bad event is rejected, the rest stored.
+      config: { ownStrings: true },
       schema: {
         tags: ['events'],
         summary: 'Ingest one CloudEvent or a batch',

@@ -74,12 +74,13 @@ const shownKey = (k: string) => JSON.stringify(k.length > 40 ? k.slice(0, 40) + 
 /**
  * The first string (value or object key, at any depth) that cannot be stored, or the first
  * container nested deeper than `maxDepth` (the root is depth 0). Iterative: a 100,000-deep value
- * cannot exhaust the stack here. `root` names the value in paths ('' for an event's envelope).
+ * cannot exhaust the stack here. `root` prefixes paths ('' for an event's envelope: `id`,
+ * `data.model`); `label` names the root itself (a bad key at the top: `event`, `body`).
  */
-export function findUnstorable(value: unknown, root: string, maxDepth: number): Unstorable | undefined {
+export function findUnstorable(value: unknown, root: string, maxDepth: number, label = root || 'value'): Unstorable | undefined {
   if (typeof value === 'string') {
     const why = unstorableReason(value);
-    return why ? { param: root || 'value', message: why } : undefined;
+    return why ? { param: root || label, message: why } : undefined;
   }
   if (value === null || typeof value !== 'object') return undefined;
   const stack: Frame[] = [{ v: value, parent: undefined, key: root, depth: 0 }];
@@ -101,7 +102,7 @@ export function findUnstorable(value: unknown, root: string, maxDepth: number): 
       const o = f.v as Record<string, unknown>;
       for (const k in o) {
         const kwhy = unstorableReason(k);
-        if (kwhy) return { param: pathOf(f, root) || 'event', message: `has a key ${shownKey(k)} that ${kwhy}` };
+        if (kwhy) return { param: pathOf(f, root) || label, message: `has a key ${shownKey(k)} that ${kwhy}` };
         const x = o[k];
         if (typeof x === 'string') {
           const why = unstorableReason(x);
@@ -257,7 +258,7 @@ export function validateEvent(raw: unknown): Validation {
   const e = raw as Record<string, unknown>;
   // One rule for every string of the event, envelope and data, keys and values, at any depth;
   // and a nesting limit on data (the envelope is depth 0, data depth 1).
-  const bad = findUnstorable(e, '', MAX_DATA_DEPTH + 1);
+  const bad = findUnstorable(e, '', MAX_DATA_DEPTH + 1, 'event');
   if (bad) {
     const msg = bad.message.startsWith('nests') ? `nests too deeply: an event's data may nest objects and arrays at most ${MAX_DATA_DEPTH} levels` : bad.message;
     return fail(e, bad.param, msg);

@@ -11,6 +11,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { ApiError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import { rejectUnstorableInput } from './strings.ts';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>;
 
@@ -95,6 +96,7 @@ export async function createServer(opts: ServerOptions): Promise<App> {
   directRoutes.set(app, direct);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  app.addHook('preValidation', rejectUnstorableInput); // NUL / lone surrogates / deep bodies → 400 (src/http/strings.ts)
 
   const json = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/cloudevents+json', 'application/cloudevents-batch+json'], { parseAs: 'string' }, json);
