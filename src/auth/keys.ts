@@ -17,6 +17,27 @@ export function hasScope(p: Pick<Principal, 'scopes'>, needed: Scope): boolean {
   return p.scopes.includes('admin') || p.scopes.includes(needed);
 }
 
+/** What a key is bound to: the rows it may read and what it stamps on what it writes. */
+export type Binding = Pick<Principal, 'subject' | 'team' | 'project'>;
+export const BINDING_FIELDS = ['subject', 'team', 'project'] as const;
+
+export function isBound(b: Binding): boolean {
+  return BINDING_FIELDS.some((f) => b[f] != null);
+}
+
+/**
+ * True when `inner` is bound at least as narrowly as `outer`: every binding `outer` has, `inner`
+ * has with the same value. An unbound `outer` contains everything.
+ */
+export function withinBinding(outer: Binding, inner: Partial<Binding>): boolean {
+  return BINDING_FIELDS.every((f) => outer[f] == null || inner[f] === outer[f]);
+}
+
+/** The scopes of `wanted` that `holder` does not hold itself (admin holds every scope). */
+export function scopesBeyond(holder: Pick<Principal, 'scopes'>, wanted: readonly Scope[]): Scope[] {
+  return wanted.filter((s) => !hasScope(holder, s));
+}
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomToken(n: number): string {

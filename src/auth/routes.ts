@@ -20,7 +20,8 @@ const publicKey = z.object({
 const binding = z.string().min(1).max(512).nullish();
 
 export function registerKeyRoutes(app: App, deps: { keys: KeyService }) {
-  const admin = requireScope(deps.keys, 'admin');
+  // Key management is the one admin area a bound admin key may use, within its own binding.
+  const admin = requireScope(deps.keys, 'admin', { allowBound: true });
   app.post(
     '/v1/keys',
     {
@@ -41,7 +42,7 @@ export function registerKeyRoutes(app: App, deps: { keys: KeyService }) {
       },
     },
     async (req, reply) => {
-      const { key, secret } = await deps.keys.create(req.body);
+      const { key, secret } = await deps.keys.create(req.body, req.principal);
       return reply.status(201).send({ ...key, key: secret });
     },
   );
@@ -56,7 +57,7 @@ export function registerKeyRoutes(app: App, deps: { keys: KeyService }) {
         response: { 200: z.object({ data: z.array(publicKey) }) },
       },
     },
-    async (req) => ({ data: await deps.keys.list(req.query.include_revoked === 'true') }),
+    async (req) => ({ data: await deps.keys.list(req.query.include_revoked === 'true', req.principal) }),
   );
   app.delete(
     '/v1/keys/:id',
@@ -64,6 +65,6 @@ export function registerKeyRoutes(app: App, deps: { keys: KeyService }) {
       preHandler: admin,
       schema: { tags: ['keys'], summary: 'Revoke an API key', params: z.object({ id: z.string().min(1) }), response: { 200: publicKey } },
     },
-    async (req) => deps.keys.revoke(req.params.id),
+    async (req) => deps.keys.revoke(req.params.id, req.principal),
   );
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../shared/clock.ts';
 import { andThen, ttlCache, type Awaitable } from '../shared/awaitable.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
-import { generateSecret, hashSecret, newKeyId, secretPrefix, type Principal, type Scope } from './keys.ts';
+import { generateSecret, hashSecret, newKeyId, scopesBeyond, secretPrefix, withinBinding, type Principal, type Scope } from './keys.ts';
 import type { KeyRow, KeyStore } from './store.ts';
 
 export interface CreateKeyInput {
@@ -27,6 +27,11 @@ export interface PublicKey {
   last_used_at: string | null;
 }
 
+/** The first binding field where `input` escapes `actor`'s binding (for the error's param). */
+function bindingParam(actor: KeyActor, input: Partial<KeyActor>): string {
+  return (['subject', 'team', 'project'] as const).find((f) => actor[f] != null && input[f] !== actor[f]) ?? 'team';
+}
+
 export function toPublicKey(k: KeyRow): PublicKey {
   return {
     id: k.id,
@@ -42,10 +47,17 @@ export function toPublicKey(k: KeyRow): PublicKey {
   };
 }
 
+/**
+ * Who asks for a key operation. A key bound to a subject, team or project manages only keys bound
+ * at least as narrowly as itself, and grants only scopes it holds; omitted (the CLI, bootstrap) or
+ * unbound admin: every key.
+ */
+export type KeyActor = Pick<Principal, 'scopes' | 'subject' | 'team' | 'project'>;
+
 export interface KeyService {
-  create(input: CreateKeyInput): Promise<{ key: PublicKey; secret: string }>;
-  list(includeRevoked?: boolean): Promise<PublicKey[]>;
-  revoke(id: string): Promise<PublicKey>;
+  create(input: CreateKeyInput, actor?: KeyActor): Promise<{ key: PublicKey; secret: string }>;
+  list(includeRevoked?: boolean, actor?: KeyActor): Promise<PublicKey[]>;
+  revoke(id: string, actor?: KeyActor): Promise<PublicKey>;
   /** The principal for a presented secret, or undefined. Hot path: cached briefly in memory (a hit answers synchronously). */
   authenticate(secret: string): Awaitable<Principal | undefined>;
   /** On first start with no keys: make the bootstrap key (given or generated). */
@@ -82,7 +94,15 @@ export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): 
     project: k.project,
   });
   return {
-    async create(input) {
+    async create(input, actor) {
+      if (actor) {
+        if (!withinBinding(actor, input)) {
+          const bound = (['subject', 'team', 'project'] as const).filter((f) => actor[f] != null).map((f) => `${f} "${actor[f]}"`);
+          throw new ApiError('permission_denied', 'BINDING_ESCAPE', `this key is bound to ${bound.join(', ')}: it can only create keys bound the same way`, bindingParam(actor, input));
+        }
+        const beyond = scopesBeyond(actor, input.scopes);
+        if (beyond.length) throw new ApiError('permission_denied', 'SCOPE_ESCAPE', `this key cannot grant scopes it does not hold: ${beyond.join(', ')}`, 'scopes');
+      }
       const secret = input.secret ?? generateSecret();
       const id = newKeyId();
       const row = {
@@ -107,10 +127,16 @@ export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): 
         key: toPublicKey({ ...row, revoked_at: null, last_used_at: null }),
       };
     },
-    async list(includeRevoked = false) {
-      return (await store.list(includeRevoked)).map(toPublicKey);
+    async list(includeRevoked = false, actor) {
+      const rows = await store.list(includeRevoked);
+      return (actor ? rows.filter((k) => withinBinding(actor, k)) : rows).map(toPublicKey);
     },
-    async revoke(id) {
+    async revoke(id, actor) {
+      // A key outside the actor's binding answers as if it did not exist (no probing other teams' ids).
+      if (actor) {
+        const target = await store.get(id);
+        if (!target || !withinBinding(actor, target)) throw notFound(`key ${id}`);
+      }
       const k = await store.revoke(id, clock.now());
       if (!k) throw notFound(`key ${id}`);
       cache.clear();

@@ -19,6 +19,7 @@ const COLS = 'id, name, prefix, scopes, subject, team, project, created_at, revo
 export interface KeyStore {
   insert(k: Omit<KeyRow, 'created_at' | 'revoked_at' | 'last_used_at'> & { key_hash: string; created_at: Date }): Promise<void>;
   findActiveByHash(hash: string): Promise<KeyRow | undefined>;
+  get(id: string): Promise<KeyRow | undefined>;
   list(includeRevoked: boolean): Promise<KeyRow[]>;
   revoke(id: string, at: Date): Promise<KeyRow | undefined>;
   countActive(): Promise<number>;
@@ -36,6 +37,10 @@ export function keyStore(db: Queryable): KeyStore {
     },
     async findActiveByHash(hash) {
       const r = await db.query<KeyRow>(`SELECT ${COLS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash]);
+      return r.rows[0];
+    },
+    async get(id) {
+      const r = await db.query<KeyRow>(`SELECT ${COLS} FROM api_keys WHERE id = $1`, [id]);
       return r.rows[0];
     },
     async list(includeRevoked) {

@@ -35,3 +35,41 @@ export async function withDb(config: Config, fn: (db: Db) => Promise<void>): Pro
 export function fail(message: string, code = 1): never {
   throw new CliError(message, code);
 }
+
+const PG_CODES: Record<string, string> = {
+  '3D000': 'the database named in DATABASE_URL does not exist: create it (e.g. `createdb <name>`) or fix the URL',
+  '28P01': 'PostgreSQL refused the password in DATABASE_URL',
+  '28000': 'PostgreSQL refused the role in DATABASE_URL (check pg_hba.conf and the user name)',
+  '42501': 'the PostgreSQL role in DATABASE_URL lacks a privilege Tollgate needs (it creates its tables on first start)',
+};
+
+/**
+ * What went wrong, as one line a person can act on, for the failures people meet (a port in use,
+ * a database that is down or missing, a server that is down); undefined for a bug.
+ */
+export function describeFailure(e: unknown, config?: Pick<Config, 'host' | 'port' | 'database_url'>): string | undefined {
+  if (e instanceof CliError || e instanceof ConfigError) return e.message;
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number; syscall?: string };
+  if (err?.name === 'DataDirLocked') return err.message;
+  if (err?.code === 'EADDRINUSE') {
+    return `port ${err.port ?? config?.port} on ${err.address ?? config?.host} is already in use (is another tollgate serve running?): stop that process or choose another port with --port or PORT`;
+  }
+  if (err?.code === 'EACCES' && err.syscall === 'listen') return `not allowed to listen on port ${err.port ?? config?.port}: choose a port above 1023 with --port or PORT`;
+  if (err?.code === 'EADDRNOTAVAIL') return `cannot listen on ${err.address ?? config?.host}: this machine has no such address (HOST / --host)`;
+  if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(err?.code ?? '') && config?.database_url) {
+    return `cannot reach PostgreSQL at ${redactUrl(config.database_url)} (${err.code}): is it running and is DATABASE_URL right?`;
+  }
+  if (err?.code && PG_CODES[err.code]) return `${PG_CODES[err.code]} (${err.message})`;
+  return undefined;
+}
+
+/** A database URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(DATABASE_URL)';
+  }
+}

@@ -33,7 +33,8 @@ async function postBatch(url: string, key: string, events: unknown[]): Promise<{
         body: JSON.stringify(events),
       });
     } catch (e) {
-      if (attempt >= 6) throw new Error(`cannot reach ${url}: ${(e as Error).message}`);
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      if (attempt >= 3) fail(`cannot reach Tollgate at ${url} (${cause}): is \`tollgate serve\` running there? (--url or TOLLGATE_URL)`);
       await sleep(250 * 2 ** attempt);
       continue;
     }
@@ -45,7 +46,8 @@ async function postBatch(url: string, key: string, events: unknown[]): Promise<{
       await sleep(250 * 2 ** attempt);
       continue;
     }
-    throw new Error(`server answered ${res.status}: ${body?.error?.message ?? JSON.stringify(body)}`);
+    if (res.status === 401 || res.status === 403) fail(`the server refused the key (${res.status} ${body?.error?.code ?? ''}): ${body?.error?.message ?? ''} — pass a key with the ingest scope (--key or TOLLGATE_API_KEY)`);
+    fail(`the server answered ${res.status}${body?.error?.code ? ` ${body.error.code}` : ''}: ${body?.error?.message ?? JSON.stringify(body).slice(0, 300)}`);
   }
 }
 

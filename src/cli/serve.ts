@@ -4,7 +4,7 @@ import { configOrExit } from './common.ts';
 export function serveCommand(program: Command) {
   program
     .command('serve')
-    .description('run the HTTP API (and, as they land, gateway, dashboard and jobs) in one process')
+    .description('run the HTTP API, the LLM gateway and the scheduled jobs in one process')
     .option('-p, --port <port>', 'port to listen on (env PORT, default 8787)')
     .option('-H, --host <host>', 'address to bind (env HOST, default 127.0.0.1)')
     .option('-d, --data-dir <dir>', 'embedded store directory (env TOLLGATE_DATA_DIR, default ./.tollgate)')
@@ -15,8 +15,16 @@ export function serveCommand(program: Command) {
       const { createLogger } = await import('../shared/log.ts');
       const logger = createLogger(config.log_level);
       const tg = await createTollgate(config, { logger });
-      const boot = await tg.keys.bootstrap(config.bootstrap_key);
-      const address = await tg.server.listen({ port: config.port, host: config.host });
+      let address: string;
+      let boot: Awaited<ReturnType<typeof tg.keys.bootstrap>>;
+      try {
+        boot = await tg.keys.bootstrap(config.bootstrap_key);
+        address = await tg.server.listen({ port: config.port, host: config.host });
+      } catch (e) {
+        await tg.close().catch(() => {}); // releases the embedded store's lock
+        throw e;
+      }
+      await tg.db.announce?.(address);
       logger.info(`Tollgate listening on ${address}`);
       tg.jobs.start(); // scheduled jobs (retention, …) run only in serve; each window once across processes
       logger.info(`store: ${tg.db.description}`);
@@ -30,7 +38,11 @@ export function serveCommand(program: Command) {
       } else if (boot.created) {
         logger.info('admin key created from TOLLGATE_BOOTSTRAP_KEY');
       } else {
-        logger.info('API keys exist; create more with POST /v1/keys or `npx tollgate keys create`');
+        logger.info(
+          tg.db.kind === 'pglite'
+            ? 'API keys exist; create more with POST /v1/keys (`npx tollgate keys create` works on this data dir only while the server is stopped)'
+            : 'API keys exist; create more with POST /v1/keys or `npx tollgate keys create`',
+        );
       }
       let closing = false;
       const stop = async (signal: string) => {

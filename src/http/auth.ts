@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../shared/errors.ts';
-import { hasScope, type Principal, type Scope } from '../auth/keys.ts';
+import { hasScope, isBound, type Principal, type Scope } from '../auth/keys.ts';
 import type { KeyService } from '../auth/service.ts';
 
 declare module 'fastify' {
@@ -24,9 +24,24 @@ export function bearerToken(req: { headers: IncomingHttpHeaders }): string | und
   return typeof x === 'string' && x ? x : undefined;
 }
 
-/** preHandler factory: 401 without a valid key, 403 without the scope. */
-export function requireScope(keys: KeyService, scope: Scope) {
-  return async (req: FastifyRequest, _reply: FastifyReply) => {
+/** What a route's auth hook demands; kept on the hook so the server and tests can see it. */
+export interface AuthRequirement {
+  scope: Scope;
+  /** Admin routes are global settings: only an unbound admin key may use them, unless this is set (key management). */
+  allowBound: boolean;
+}
+export const AUTH_REQUIREMENT = Symbol('tollgate.auth');
+export type AuthHook = ((req: FastifyRequest, reply: FastifyReply) => Promise<void>) & { [AUTH_REQUIREMENT]: AuthRequirement };
+
+/**
+ * Route auth hook: 401 without a valid key, 403 without the scope, and 403 for an admin route
+ * called with a key bound to a subject, team or project (prices, secrets, meters, jobs are
+ * everyone's). Give it as the route's `preHandler` or `onRequest`: the server runs it on
+ * `onRequest` either way, so a caller without a key learns that before anything about its body.
+ */
+export function requireScope(keys: KeyService, scope: Scope, opts: { allowBound?: boolean } = {}): AuthHook {
+  const requirement: AuthRequirement = { scope, allowBound: opts.allowBound ?? false };
+  const hook = async (req: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(req);
     if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send an API key as "Authorization: Bearer <key>"');
     const p = await keys.authenticate(token);
@@ -34,6 +49,14 @@ export function requireScope(keys: KeyService, scope: Scope) {
     if (!hasScope(p, scope)) {
       throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "${scope}" scope (it has: ${p.scopes.join(', ')})`);
     }
+    if (scope === 'admin' && !requirement.allowBound && isBound(p)) {
+      throw new ApiError('permission_denied', 'GLOBAL_ADMIN_REQUIRED', 'this is a global setting: it needs an admin key that is not bound to a subject, team or project');
+    }
     req.principal = p;
   };
+  return Object.assign(hook, { [AUTH_REQUIREMENT]: requirement });
+}
+
+export function authRequirementOf(fn: unknown): AuthRequirement | undefined {
+  return typeof fn === 'function' ? (fn as Partial<AuthHook>)[AUTH_REQUIREMENT] : undefined;
 }

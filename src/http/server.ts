@@ -1,4 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -12,6 +14,7 @@ import {
 import { ApiError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { rejectUnstorableInput } from './strings.ts';
+import { authRequirementOf, type AuthRequirement } from './auth.ts';
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>;
 
@@ -73,6 +76,62 @@ function runDirect(h: DirectHandler, req: IncomingMessage, res: ServerResponse, 
   });
 }
 
+/**
+ * Runs every route's auth hook (requireScope) on onRequest, whichever hook the route named it in:
+ * a caller without a key gets 401 before its body is read, parsed or validated.
+ */
+function authFirst(route: { method: string | string[]; url: string; preHandler?: unknown; onRequest?: unknown }, seen: AuthedRoute[]) {
+  const pre = [route.preHandler ?? []].flat();
+  const auth = pre.filter((fn) => authRequirementOf(fn));
+  if (auth.length) {
+    route.preHandler = pre.filter((fn) => !authRequirementOf(fn)) as never;
+    route.onRequest = [...auth, ...[route.onRequest ?? []].flat()] as never;
+  }
+  const requirement = [route.onRequest ?? []].flat().map(authRequirementOf).find(Boolean);
+  if (requirement) for (const method of [route.method].flat().filter((m) => m !== 'HEAD')) seen.push({ method, url: route.url, ...requirement });
+}
+
+export interface AuthedRoute extends AuthRequirement {
+  method: string;
+  url: string;
+}
+const authedRoutes = new WeakMap<object, AuthedRoute[]>();
+
+/** Every route that takes an API key, with the scope it needs (for tests that must cover them all). */
+export function authRoutesOf(app: App): AuthedRoute[] {
+  return authedRoutes.get(app) ?? [];
+}
+
+const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * `content-encoding: gzip | deflate | br` bodies (SDKs compress large batches) are decoded before
+ * parsing; the body limit then applies to the decoded bytes, so a small bomb is still refused.
+ */
+async function decodeContentEncoding(req: { headers: IncomingMessage['headers'] }, _reply: unknown, payload: Readable) {
+  const enc = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (enc === 'identity' || enc === '') return payload;
+  const decoder = DECODERS[enc];
+  if (!decoder) {
+    throw new ApiError('unsupported_media_type', 'UNSUPPORTED_CONTENT_ENCODING', `content-encoding ${JSON.stringify(enc)} is not supported; send identity, gzip, deflate or br`, 'content-encoding');
+  }
+  const out = decoder() as zlib.Gunzip & { receivedEncodedLength?: number };
+  out.receivedEncodedLength = 0;
+  payload.on('data', (c: Buffer) => void (out.receivedEncodedLength! += c.length));
+  payload.on('error', (err) => out.destroy(err));
+  out.on('error', () => {}); // the parser reports it (below), once
+  const decoded = payload.pipe(out);
+  decoded.once('error', (err) => {
+    if (!(err instanceof ApiError)) decoded.emit('error', new ApiError('invalid_request', 'INVALID_BODY_ENCODING', `the body is not valid ${enc}: ${err.message}`, 'body'));
+  });
+  return decoded;
+}
+
 /** Fastify with zod schemas, OpenAPI, CloudEvents content types and the one error shape. */
 export async function createServer(opts: ServerOptions): Promise<App> {
   const direct = new Map<string, DirectHandler>();
@@ -92,14 +151,29 @@ export async function createServer(opts: ServerOptions): Promise<App> {
     // Per-request lines would dominate the log (and the ingest profile); errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
+    // A URL the router cannot decode (raw UTF-8 or a broken %-escape) answers in the one error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as { status(n: number): { send(b: unknown): void } }).status(400).send(new ApiError('invalid_request', 'INVALID_URL', `the request URL cannot be read: ${err.message}; percent-encode non-ASCII characters`, 'url').toBody());
+    },
   }).withTypeProvider<ZodTypeProvider>();
+  const authed: AuthedRoute[] = [];
+  authedRoutes.set(app, authed);
+  app.addHook('onRoute', (route) => authFirst(route, authed));
+  app.addHook('preParsing', decodeContentEncoding);
   directRoutes.set(app, direct);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('preValidation', rejectUnstorableInput); // NUL / lone surrogates / deep bodies → 400 (src/http/strings.ts)
 
+  // JSON routes only: a text/plain body is 415, not a string that fails the schema. An empty JSON
+  // body is no body (a DELETE sent with a content type), which the route's schema then judges.
   const json = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser(['application/cloudevents+json', 'application/cloudevents-batch+json'], { parseAs: 'string' }, json);
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(
+    ['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json'],
+    { parseAs: 'string' },
+    (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)),
+  );
 
   await app.register(swagger, {
     openapi: {

@@ -8,7 +8,7 @@ export type Registry = client.Registry;
 
 export function createRegistry(): Registry {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'tollgate_process_' });
+  client.collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   return registry;
 }
 

@@ -29,5 +29,7 @@ export interface Db extends Queryable {
   withLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T>;
   /** Like withLock but gives up (returns undefined) when another process holds the lock. */
   tryLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Embedded store only: records where this process serves, for a process its data-dir lock refuses. */
+  announce?(address: string): Promise<void>;
   close(): Promise<void>;
 }
