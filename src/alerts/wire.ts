@@ -1,0 +1,92 @@
+import type { App } from '../http/server.ts';
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Signals } from '../shared/signals.ts';
+import type { KeyService } from '../auth/service.ts';
+import type { IngestHooks } from '../events/types.ts';
+import type { MeterService } from '../meters/service.ts';
+import type { Scheduler } from '../jobs/scheduler.ts';
+import { Money } from '../shared/money.ts';
+import type { AlertsConfig } from './config.ts';
+import { alertService, type AlertService, type MeterReader } from './service.ts';
+import { registerAlertRoutes } from './routes.ts';
+import type { EntitlementSource } from './types.ts';
+
+export type { AlertService } from './service.ts';
+export type { EntitlementSource, EntitlementSnapshot } from './types.ts';
+
+const byServer = new WeakMap<object, AlertService>();
+
+/** The alerts service wired into a Tollgate (tests, the CLI, the quotas adapter). */
+export function alertsOf(tg: { server: App }): AlertService {
+  const a = byServer.get(tg.server);
+  if (!a) throw new Error('alerts are not wired into this server');
+  return a;
+}
+
+/** Reads meter totals through the MeterService (read-only). */
+export function meterReader(meters: MeterService): MeterReader {
+  const sum = (rows: Array<{ value: number | string }>) => rows.reduce((s, r) => s.plus(String(r.value)), new Money(0));
+  return {
+    async eventTypes(slug) {
+      try {
+        return [(await meters.get(slug)).event_type];
+      } catch {
+        return null;
+      }
+    },
+    async total(slug, from, to, tz, filters) {
+      if (!(from < to)) return '0';
+      return sum(await meters.query(slug, { from, to, window: 'none', tz, groupBy: [], filters })).toString();
+    },
+    async daily(slug, from, to, tz, filters) {
+      if (!(from < to)) return [];
+      return (await meters.query(slug, { from, to, window: 'day', tz, groupBy: [], filters })).map((r) => String(r.value));
+    },
+  };
+}
+
+/**
+ * Composition-root block of the alerts domain: the service, its routes, the signal listeners,
+ * the ingest hook (budget rules), the hourly `alerts.sweep` job and the outbox poller (serve).
+ */
+export function wireAlerts(d: {
+  server: App;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  keys: KeyService;
+  signals: Signals;
+  hooks: IngestHooks;
+  meters: MeterService;
+  scheduler: Scheduler;
+  config: AlertsConfig;
+  tz: string;
+  /** Fallback for links when alerts.dashboard_url is not set. */
+  baseUrl: string;
+  entitlements?: EntitlementSource;
+}): AlertService {
+  const alerts = alertService({
+    db: d.db,
+    clock: d.clock,
+    logger: d.logger,
+    config: d.config,
+    tz: d.tz,
+    dashboardUrl: d.config.dashboard_url ?? d.baseUrl,
+    meters: meterReader(d.meters),
+    entitlements: d.entitlements,
+  });
+  registerAlertRoutes(d.server, { keys: d.keys, alerts });
+  d.signals.on('entitlement.level', (s) => alerts.onSignal(s).then(() => {}));
+  d.signals.on('collector.failure', (s) => alerts.onSignal(s).then(() => {}));
+  d.signals.on('reconciliation.mismatch', (s) => alerts.onSignal(s).then(() => {}));
+  d.signals.on('anomaly', (s) => alerts.onSignal(s).then(() => {}));
+  d.hooks.afterStore.push((rows) => alerts.onIngest(rows));
+  d.scheduler.schedule('alerts.sweep', d.config.sweep_schedule, 'UTC', ({ now }) => alerts.sweep(now));
+  // The outbox poller (retries) runs where the server listens (serve), not in inject()-only tests.
+  d.server.addHook('onListen', async () => alerts.start());
+  d.server.addHook('onClose', async () => alerts.close());
+  byServer.set(d.server, alerts);
+  return alerts;
+}
