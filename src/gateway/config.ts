@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { API_NAMES, familyOf, PROVIDER_ENV, PROVIDER_TYPES, type ApiName, type ProviderFamily, type ProviderType } from './providers/index.ts';
 
 /** `gateway:` config section (imported by src/shared/config.ts). Defaults are filled in by resolveGatewayConfig. */
 const providerSchema = z
   .object({
-    /** API family; defaults from the provider's name (openai, azure, anthropic, bedrock), else openai. */
-    type: z.enum(['openai', 'azure', 'anthropic', 'bedrock']).optional(),
+    /** API family (providers/index.ts); defaults from the provider's name when it names a family, else openai. */
+    type: z.enum(PROVIDER_TYPES).optional(),
     base_url: z.string().url('must be a URL such as https://api.openai.com/v1').optional(),
     /** Name of the secret holding the upstream key (for bedrock: AWS credentials). */
     credential: z.string().min(1).optional(),
@@ -30,7 +31,7 @@ const providerSchema = z
 const routeSchema = z
   .object({
     /** Which client API the route speaks; default from the route's name, else openai. */
-    api: z.enum(['openai', 'anthropic', 'bedrock']).optional(),
+    api: z.enum(API_NAMES).optional(),
     /** Providers to try in order; the next one is tried on 429, 5xx, timeout or connection error. */
     targets: z.array(z.string().min(1)).min(1),
     /** Feature tag recorded on every event of this route (x-tollgate-feature overrides). */
@@ -59,59 +60,47 @@ export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 
-export const GATEWAY_ENV: Array<[string, string[]]> = [
-  ['TOLLGATE_OPENAI_BASE_URL', ['gateway', 'providers', 'openai', 'base_url']],
-  ['OPENAI_API_KEY', ['gateway', 'providers', 'openai', 'api_key']],
-  ['TOLLGATE_ANTHROPIC_BASE_URL', ['gateway', 'providers', 'anthropic', 'base_url']],
-  ['ANTHROPIC_API_KEY', ['gateway', 'providers', 'anthropic', 'api_key']],
-  ['TOLLGATE_AZURE_OPENAI_BASE_URL', ['gateway', 'providers', 'azure', 'base_url']],
-  ['AZURE_OPENAI_API_KEY', ['gateway', 'providers', 'azure', 'api_key']],
-  ['TOLLGATE_BEDROCK_BASE_URL', ['gateway', 'providers', 'bedrock', 'base_url']],
-  ['TOLLGATE_BEDROCK_REGION', ['gateway', 'providers', 'bedrock', 'region']],
-  ['TOLLGATE_GATEWAY_TIMEOUT_MS', ['gateway', 'timeout_ms']],
-];
+export const GATEWAY_ENV: Array<[string, string[]]> = [...PROVIDER_ENV, ['TOLLGATE_GATEWAY_TIMEOUT_MS', ['gateway', 'timeout_ms']]];
 
 export interface ResolvedProvider extends ProviderConfig {
   name: string;
-  type: 'openai' | 'azure' | 'anthropic' | 'bedrock';
+  type: ProviderType;
   base_url: string;
   provider_name: string;
+  /** The family's object (providers/<type>/): how to call this provider. */
+  family: ProviderFamily;
 }
 
 export interface ResolvedRoute extends RouteConfig {
   name: string;
-  api: 'openai' | 'anthropic' | 'bedrock';
+  api: ApiName;
 }
 
-const DEFAULT_URL: Record<string, string> = {
-  openai: 'https://api.openai.com/v1',
-  anthropic: 'https://api.anthropic.com',
-};
+/** Providers and routes that exist without config: one per client API, named like it. */
+const DEFAULT_NAMES = API_NAMES as readonly string[];
 
 /** Fills in per-name defaults and checks every route names known providers of a fitting type. */
 export function resolveGatewayConfig(g: GatewayConfig): { providers: Map<string, ResolvedProvider>; routes: Map<string, ResolvedRoute> } {
   const providers = new Map<string, ResolvedProvider>();
-  const names = new Set(['openai', 'anthropic', 'bedrock', ...Object.keys(g.providers)]);
-  for (const name of names) {
+  for (const name of new Set([...DEFAULT_NAMES, ...Object.keys(g.providers)])) {
     const p = g.providers[name] ?? {};
-    const type = p.type ?? ((['openai', 'azure', 'anthropic', 'bedrock'] as const).find((t) => t === name) ?? 'openai');
-    let base = p.base_url ?? DEFAULT_URL[type];
-    if (type === 'bedrock') base ??= `https://bedrock-runtime.${p.region ?? 'us-east-1'}.amazonaws.com`;
+    const type = p.type ?? (familyOf(name) ? (name as ProviderType) : 'openai');
+    const family = familyOf(type)!;
+    const base = p.base_url ?? family.defaultBaseUrl?.(p);
     if (!base) {
       if (g.providers[name]) throw new Error(`gateway.providers.${name}.base_url is required for a ${type} provider`);
       continue;
     }
-    providers.set(name, { ...p, name, type, base_url: base.replace(/\/+$/, ''), provider_name: p.provider_name ?? name });
+    providers.set(name, { ...p, name, type, base_url: base.replace(/\/+$/, ''), provider_name: p.provider_name ?? name, family });
   }
   const routes = new Map<string, ResolvedRoute>();
-  const defaults: Record<string, RouteConfig> = { openai: { targets: ['openai'] }, anthropic: { targets: ['anthropic'] }, bedrock: { targets: ['bedrock'] } };
+  const defaults: Record<string, RouteConfig> = Object.fromEntries(DEFAULT_NAMES.filter((n) => providers.has(n)).map((n) => [n, { targets: [n] }]));
   for (const [name, r] of Object.entries({ ...defaults, ...g.routes })) {
-    const api = r.api ?? ((['openai', 'anthropic', 'bedrock'] as const).find((a) => a === name) ?? 'openai');
+    const api = r.api ?? ((API_NAMES as readonly string[]).includes(name) ? (name as ApiName) : 'openai');
     for (const t of r.targets) {
       const p = providers.get(t);
       if (!p) throw new Error(`gateway.routes.${name}.targets: unknown provider "${t}"`);
-      const ok = api === 'openai' ? p.type === 'openai' || p.type === 'azure' : api === 'anthropic' ? p.type === 'anthropic' || p.type === 'bedrock' : p.type === 'bedrock';
-      if (!ok) throw new Error(`gateway.routes.${name}.targets: provider "${t}" (${p.type}) cannot serve ${api} requests`);
+      if (!p.family.serves.includes(api)) throw new Error(`gateway.routes.${name}.targets: provider "${t}" (${p.type}) cannot serve ${api} requests`);
     }
     routes.set(name, { ...r, name, api });
   }

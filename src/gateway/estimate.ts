@@ -3,9 +3,11 @@
  * tokenizer (o200k_base, ~MBs of tables) is loaded only the first time an estimate is needed.
  */
 let counter: Promise<(s: string) => number> | undefined;
+/** The counter once loaded: estimates on the quota path then answer synchronously. */
+let loaded: ((s: string) => number) | undefined;
 
 export function loadCounter(): Promise<(s: string) => number> {
-  return (counter ??= import('gpt-tokenizer').then((m) => (s: string) => (s ? m.countTokens(s) : 0)));
+  return (counter ??= import('gpt-tokenizer').then((m) => (loaded = (s: string) => (s ? m.countTokens(s) : 0))));
 }
 
 const TEXT_KEYS = new Set(['content', 'text', 'input', 'instructions', 'system', 'prompt', 'arguments', 'thinking']);
@@ -38,4 +40,29 @@ export async function estimateInput(body: unknown): Promise<number> {
 
 export async function estimateText(text: string): Promise<number> {
   return (await loadCounter())(text);
+}
+
+/** Output cap assumed when the request sets none (the quota reservation must not be zero). */
+export const DEFAULT_OUTPUT_CAP = 4096;
+
+/** Pure: the output tokens a request allows (max_tokens and its spellings across the APIs), or undefined. */
+export function requestedOutputCap(body: Record<string, any>): number | undefined {
+  const gc = body.generationConfig;
+  for (const v of [body.max_tokens, body.max_completion_tokens, body.max_output_tokens, gc && typeof gc === 'object' ? gc.maxOutputTokens : undefined, body.inferenceConfig?.maxTokens]) {
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
+  }
+  return undefined;
+}
+
+/**
+ * The quota reservation's estimate of a call: its prompt tokens counted plus the output it allows
+ * (max_tokens, else DEFAULT_OUTPUT_CAP). Synchronous once the tokenizer is loaded.
+ */
+export function estimateCallTokens(body: Record<string, any>, _model: string): number | Promise<number> {
+  const out = requestedOutputCap(body) ?? DEFAULT_OUTPUT_CAP;
+  const count = (c: (s: string) => number) => {
+    const { text, messages } = requestText(body);
+    return c(text) + 4 * messages + out;
+  };
+  return loaded ? count(loaded) : loadCounter().then(count);
 }

@@ -5,7 +5,8 @@ import type { KeyService } from '../auth/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import type { ResolvedRoute } from './config.ts';
 import type { PolicyService } from './policy.ts';
-import type { Proxy } from './proxy.ts';
+import type { CallSpec, Proxy } from './proxy.ts';
+import { apiOf } from './providers/index.ts';
 
 const RESERVED = new Set(['v1', 'healthz', 'metrics', 'docs', 'openapi.json', 'webhooks']);
 
@@ -25,32 +26,16 @@ export function registerGatewayRoutes(app: App, deps: { proxy: Proxy; routes: Ma
     scope.setChildLoggerFactory((logger) => logger);
     for (const route of deps.routes.values()) {
       if (RESERVED.has(route.name)) throw new Error(`gateway.routes.${route.name}: the name is reserved`);
-      const tags = ['gateway'];
-      const p = `/${route.name}`;
-      const post = (path: string, summary: string, call: Omit<Parameters<Proxy['handle']>[2], 'route'>) => {
-        const spec = { route, ...call };
-        scope.post(path, { schema: { tags, summary } }, (req, reply) => deps.proxy.handle(req, reply, spec));
-        addDirectRoute(app, path, (req, body, res) => deps.proxy.handle({ headers: req.headers, url: req.url ?? '', body }, { raw: res, hijack: NO_HIJACK }, spec));
-      };
-      if (route.api === 'openai') {
-        post(`${p}/v1/chat/completions`, `Chat Completions via route "${route.name}" (OpenAI-compatible)`, { op: 'chat', subpath: '/chat/completions' });
-        post(`${p}/v1/responses`, `Responses API via route "${route.name}"`, { op: 'responses', subpath: '/responses' });
-        post(`${p}/v1/embeddings`, `Embeddings via route "${route.name}"`, { op: 'embeddings', subpath: '/embeddings' });
-      } else if (route.api === 'anthropic') {
-        post(`${p}/v1/messages`, `Anthropic Messages via route "${route.name}"`, { op: 'messages', subpath: '/v1/messages' });
-        post(`${p}/v1/messages/count_tokens`, `Anthropic token counting (passed through, not recorded)`, { op: 'count_tokens', subpath: '/v1/messages/count_tokens' });
-      } else {
-        for (const [op, sub, stream] of [
-          ['converse', 'converse', false],
-          ['converse', 'converse-stream', true],
-          ['invoke', 'invoke', false],
-          ['invoke', 'invoke-with-response-stream', true],
-        ] as const) {
-          scope.post<{ Params: { modelId: string } }>(
-            `${p}/model/:modelId/${sub}`,
-            { schema: { tags, summary: `Bedrock ${sub} via route "${route.name}" (SigV4-signed upstream)` } },
-            (req, reply) => deps.proxy.handle(req, reply, { route, op, subpath: sub, pathModel: req.params.modelId, pathStream: stream }),
-          );
+      for (const ep of apiOf(route.api)!.endpoints) {
+        const path = `/${route.name}${ep.path}`;
+        const schema = { tags: ['gateway'], summary: `${ep.summary} via route "${route.name}"` };
+        if (!ep.path.includes(':') && !ep.path.includes('*')) {
+          // An exact path: its call is known once, and Node's HTTP server serves it directly.
+          const spec: CallSpec = { route, ...ep.shape({}) };
+          scope.post(path, { schema }, (req, reply) => deps.proxy.handle(req, reply, spec));
+          addDirectRoute(app, path, (req, body, res) => deps.proxy.handle({ headers: req.headers, url: req.url ?? '', body }, { raw: res, hijack: NO_HIJACK }, spec));
+        } else {
+          scope.post<{ Params: Record<string, string> }>(path, { schema }, (req, reply) => deps.proxy.handle(req, reply, { route, ...ep.shape(req.params) }));
         }
       }
     }

@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { gatewayEnv, until, type GatewayEnv } from './helpers.ts';
 import { gatewayOf } from '../../src/gateway/index.ts';
-import type { QuotaDecision } from '../../src/gateway/quota.ts';
+import { allowAll, type QuotaDecision } from '../../src/gateway/quota.ts';
 
 let env: GatewayEnv;
 beforeAll(async () => {
@@ -114,27 +114,39 @@ describe('gateway keys, attribution, policies and the quota seam', () => {
 
   it('quota seam: over quota → 429 TOKEN_EXHAUSTED before any upstream call; near it → headers', async () => {
     const gw = gatewayOf(env.app.tg);
-    let decision: QuotaDecision = { allowed: false, level: 'blocked', remaining_tokens: 0 };
+    let decision: QuotaDecision = { allowed: false, level: 'blocked', remaining_tokens: '0', purchase_url: 'https://buy.example/tokens', resets_at: '2026-02-01T00:00:00Z' };
     const seenCtx: unknown[] = [];
-    gw.setQuotaGate({ check: (ctx) => (seenCtx.push(ctx), decision) });
+    const estimates: number[] = [];
+    const lease = { settle() {}, release() {} };
+    gw.setQuotaGate({ reserve: (ctx, est) => (seenCtx.push(ctx), estimates.push(est.tokens), { decision, lease }) });
     const calls = env.openai.seen.length;
     const r = await chat({ authorization: `Bearer ${env.key}`, 'x-tollgate-subject': 'u1' });
     expect(r.status).toBe(429);
-    expect((await r.json()) as any).toEqual({ error: { type: 'quota_exceeded', code: 'TOKEN_EXHAUSTED', message: 'the token quota is used up', remaining_tokens: 0, recommended_action: 'PURCHASE_TOKENS' } });
+    expect((await r.json()) as any).toEqual({
+      error: {
+        type: 'quota_exceeded', code: 'TOKEN_EXHAUSTED', message: 'the token quota is used up', remaining_tokens: '0', recommended_action: 'PURCHASE_TOKENS',
+        purchase_url: 'https://buy.example/tokens', resets_at: '2026-02-01T00:00:00Z',
+      },
+    });
     expect(env.openai.seen.length).toBe(calls);
-    expect(seenCtx[0]).toMatchObject({ subject: 'u1', team: 't1', model: 'gpt-4o', route: 'openai', api_key: env.keyId });
-    decision = { allowed: true, level: 'warning', remaining_tokens: 1234 };
+    expect(seenCtx[0]).toMatchObject({ subject: 'u1', team: 't1', model: 'gpt-4o', route: 'openai', provider: 'openai', api_key: env.keyId });
+    // prompt tokens counted + the default output cap (no max_tokens in the body)
+    expect(estimates[0]).toBeGreaterThan(4096);
+    decision = { allowed: true, level: 'warning', remaining_tokens: '1234', remaining_percent: '8.5', estimated_turns: 3, purchase_url: 'https://buy.example/tokens' };
     const ok = await chat({ authorization: `Bearer ${env.key}` });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('x-tollgate-quota-level')).toBe('warning');
     expect(ok.headers.get('x-tollgate-remaining-tokens')).toBe('1234');
+    expect(ok.headers.get('x-tollgate-remaining-percent')).toBe('8.5');
+    expect(ok.headers.get('x-tollgate-estimated-turns')).toBe('3');
+    expect(ok.headers.get('x-tollgate-purchase-url')).toBe('https://buy.example/tokens');
     // A gate that answers asynchronously is awaited.
-    gw.setQuotaGate({ check: async () => ({ allowed: false, level: 'blocked', remaining_tokens: 7 }) });
+    gw.setQuotaGate({ reserve: async () => ({ decision: { allowed: false, level: 'blocked', remaining_tokens: '7' }, lease }) });
     const later = await chat({ authorization: `Bearer ${env.key}` });
     expect(later.status).toBe(429);
-    expect(((await later.json()) as any).error.remaining_tokens).toBe(7);
+    expect(((await later.json()) as any).error.remaining_tokens).toBe('7');
     expect(env.openai.seen.length).toBe(calls + 1);
-    gw.setQuotaGate({ check: () => ({ allowed: true, level: 'ok' }) });
+    gw.setQuotaGate(allowAll);
   });
 
   it('exposes bounded gateway metrics', async () => {

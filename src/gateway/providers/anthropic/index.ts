@@ -1,4 +1,6 @@
 import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { baseOf, forwardHeaders, serialise, withQuery } from '../request.ts';
+import type { ApiSpec, ProviderFamily } from '../types.ts';
 
 /**
  * Anthropic Messages (direct, and the same body on Bedrock InvokeModel).
@@ -80,3 +82,41 @@ function usageFromStreamEvent(_op: Operation, ev: SseEvent, acc: StreamAcc): voi
 
 export const anthropic: ProviderSpec = { name: 'anthropic', usageFromResponse, usageFromStreamEvent };
 export default anthropic;
+
+/** The Anthropic client API: `/<route>/v1/messages` and `/v1/messages/count_tokens` (passed through, not recorded). */
+export const anthropicApi: ApiSpec = {
+  name: 'anthropic',
+  endpoints: [
+    { path: '/v1/messages', summary: 'Anthropic Messages', shape: () => ({ op: 'messages', subpath: '/v1/messages' }) },
+    { path: '/v1/messages/count_tokens', summary: 'Anthropic token counting (passed through, not recorded)', shape: () => ({ op: 'count_tokens', subpath: '/v1/messages/count_tokens' }) },
+  ],
+};
+
+export const anthropicProvider: ProviderFamily = {
+  type: 'anthropic',
+  serves: ['anthropic'],
+  operations: ['messages', 'count_tokens'],
+  api: anthropicApi,
+  defaultBaseUrl: () => 'https://api.anthropic.com',
+  env: [
+    ['TOLLGATE_ANTHROPIC_BASE_URL', 'base_url'],
+    ['ANTHROPIC_API_KEY', 'api_key'],
+  ],
+  credential: 'key',
+  build(i) {
+    const headers = forwardHeaders(i.clientHeaders);
+    if (i.passthrough) Object.assign(headers, i.passthrough);
+    else if (i.apiKey) headers['x-api-key'] = i.apiKey;
+    headers['anthropic-version'] ??= '2023-06-01';
+    const { u, basePath } = baseOf(i.provider);
+    return {
+      origin: u.origin,
+      path: withQuery(basePath + i.subpath, i.query),
+      headers,
+      body: serialise(i, i.provider.model_map?.[i.model]),
+      spec: anthropic,
+      op: i.op,
+      format: i.stream ? 'sse' : 'json',
+    };
+  },
+};

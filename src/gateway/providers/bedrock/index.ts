@@ -1,6 +1,12 @@
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { ApiError } from '../../../shared/errors.ts';
+import { parseAwsCredentials, signAws, type AwsCredentials } from '../../../secrets/aws.ts';
+import type { ResolvedProvider } from '../../config.ts';
+import { anthropic } from '../anthropic/index.ts';
+import { baseOf } from '../request.ts';
+import type { ApiSpec, BuildInput, ProviderFamily, UpstreamRequest } from '../types.ts';
 
 /**
  * AWS Bedrock Runtime: Converse (usage.inputTokens/outputTokens/cacheReadInputTokens/
@@ -113,3 +119,68 @@ export function chunkToSse(ev: AwsEvent): { event: string; data: string } | unde
   const type = obj(parseJson(data))?.type;
   return { event: typeof type === 'string' ? type : 'message', data };
 }
+
+/** The native Bedrock client API: `/<route>/model/:modelId/converse|converse-stream|invoke|invoke-with-response-stream`. */
+export const bedrockApi: ApiSpec = {
+  name: 'bedrock',
+  endpoints: (
+    [
+      ['converse', 'converse', false],
+      ['converse', 'converse-stream', true],
+      ['invoke', 'invoke', false],
+      ['invoke', 'invoke-with-response-stream', true],
+    ] as const
+  ).map(([op, sub, stream]) => ({
+    path: `/model/:modelId/${sub}`,
+    summary: `Bedrock ${sub} (SigV4-signed upstream)`,
+    shape: (params: Record<string, string>) => ({ op, subpath: sub, pathModel: params.modelId ?? '', pathStream: stream }),
+  })),
+};
+
+const regionOf = (p: ResolvedProvider) => p.region ?? /bedrock-runtime\.([a-z0-9-]+)\./.exec(baseOf(p).u.hostname)?.[1] ?? 'us-east-1';
+
+function awsCredentials(p: ResolvedProvider, secret: string | undefined): AwsCredentials {
+  if (secret) return parseAwsCredentials(secret);
+  if (p.access_key_id && p.secret_access_key) return { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key, ...(p.session_token ? { sessionToken: p.session_token } : {}) };
+  throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);
+}
+
+/** Only content headers are forwarded (they are signed too). */
+function build(i: BuildInput): UpstreamRequest {
+  const p = i.provider;
+  const { u, basePath } = baseOf(p);
+  const mapped = p.model_map?.[i.model];
+  const sigv4 = { region: regionOf(p) };
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: i.stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
+  const format = i.stream ? 'aws-eventstream' : 'json';
+  if (i.api === 'anthropic') {
+    // Anthropic Messages body → Bedrock InvokeModel (same body, model in the path, version in the body).
+    const { model: _m, stream: _s, ...rest } = i.body;
+    const beta = i.clientHeaders['anthropic-beta'];
+    const body: Record<string, any> = { anthropic_version: 'bedrock-2023-05-31', ...rest };
+    if (beta) body.anthropic_beta = String(beta).split(',').map((s) => s.trim());
+    const path = basePath + bedrockPath(mapped ?? i.model, i.stream ? 'invoke-with-response-stream' : 'invoke');
+    return { origin: u.origin, path, headers, body: JSON.stringify(body), spec: anthropic, op: 'messages', format, reencode: 'anthropic-sse', sigv4 };
+  }
+  // Native Bedrock routes: the client's body as is, to the operation it named.
+  const spec = i.op === 'invoke' && /anthropic\./.test(i.model) ? anthropic : bedrock;
+  return { origin: u.origin, path: basePath + bedrockPath(mapped ?? i.model, i.subpath as 'converse'), headers, body: i.raw, spec, op: i.op, format, sigv4 };
+}
+
+export const bedrockProvider: ProviderFamily = {
+  type: 'bedrock',
+  serves: ['anthropic', 'bedrock'],
+  operations: ['messages', 'converse', 'invoke'],
+  api: bedrockApi,
+  defaultBaseUrl: (p) => `https://bedrock-runtime.${p.region ?? 'us-east-1'}.amazonaws.com`,
+  env: [
+    ['TOLLGATE_BEDROCK_BASE_URL', 'base_url'],
+    ['TOLLGATE_BEDROCK_REGION', 'region'],
+  ],
+  credential: 'aws',
+  build,
+  sign: async (up, p, secret) =>
+    signAws({ service: 'bedrock', region: up.sigv4!.region, credentials: awsCredentials(p, secret), method: 'POST', url: new URL(up.origin + up.path), headers: up.headers, body: up.body }),
+  usageFromHeaders,
+  eventFields: (p) => ({ region: p.region ?? 'us-east-1' }),
+};

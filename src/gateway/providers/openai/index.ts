@@ -1,4 +1,6 @@
 import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { baseOf, forwardHeaders, serialise, withQuery } from '../request.ts';
+import type { ApiSpec, BuildInput, ProviderFamily, UpstreamRequest } from '../types.ts';
 
 /**
  * OpenAI (and every OpenAI-compatible upstream: Azure OpenAI, vLLM, …).
@@ -120,3 +122,44 @@ export function hideUsage(raw: string): string | null {
 export function asksForUsage(body: Record<string, any>): boolean {
   return obj(body.stream_options)?.include_usage === true;
 }
+
+/** The OpenAI client API: `/<route>/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`. */
+export const openaiApi: ApiSpec = {
+  name: 'openai',
+  endpoints: [
+    { path: '/v1/chat/completions', summary: 'Chat Completions (OpenAI-compatible)', shape: () => ({ op: 'chat', subpath: '/chat/completions' }) },
+    { path: '/v1/responses', summary: 'Responses API', shape: () => ({ op: 'responses', subpath: '/responses' }) },
+    { path: '/v1/embeddings', summary: 'Embeddings', shape: () => ({ op: 'embeddings', subpath: '/embeddings' }) },
+  ],
+};
+
+/** An OpenAI-style request to `base + subpath`; `auth` sets the key header (Bearer here, api-key for Azure). */
+export function openaiStyleRequest(i: BuildInput, path: string, query: string, auth: (h: Record<string, string>, key: string) => void): UpstreamRequest {
+  const headers = forwardHeaders(i.clientHeaders);
+  if (i.passthrough) Object.assign(headers, i.passthrough);
+  else if (i.apiKey) auth(headers, i.apiKey);
+  return {
+    origin: baseOf(i.provider).u.origin,
+    path: withQuery(path, query),
+    headers,
+    body: serialise(i, i.provider.model_map?.[i.model]),
+    spec: openai,
+    op: i.op,
+    format: i.stream ? 'sse' : 'json',
+  };
+}
+
+/** OpenAI and any OpenAI-compatible server (vLLM, Gemini's OpenAI-compatible endpoint, …). */
+export const openaiProvider: ProviderFamily = {
+  type: 'openai',
+  serves: ['openai'],
+  operations: ['chat', 'responses', 'embeddings'],
+  api: openaiApi,
+  defaultBaseUrl: () => 'https://api.openai.com/v1',
+  env: [
+    ['TOLLGATE_OPENAI_BASE_URL', 'base_url'],
+    ['OPENAI_API_KEY', 'api_key'],
+  ],
+  credential: 'key',
+  build: (i) => openaiStyleRequest(i, baseOf(i.provider).basePath + i.subpath, i.query, (h, key) => (h.authorization = `Bearer ${key}`)),
+};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { withUsageOption } from './targets.ts';
+import { withUsageOption } from './request.ts';
 
 describe('withUsageOption', () => {
   it('splices the usage option into the client bytes as the first member', () => {
