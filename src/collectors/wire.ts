@@ -9,6 +9,10 @@ import type { EventService } from '../events/service.ts';
 import type { SecretService } from '../secrets/index.ts';
 import type { Jobs } from '../jobs/wire.ts';
 import { registerJobRoutes } from '../jobs/routes.ts';
+import { collectorStore } from './store.ts';
+import { accountsOf, createCollectorService, type CollectorService } from './service.ts';
+import { registerCollectorRoutes, type CollectorInfo } from './routes.ts';
+import type { CollectorName } from './providers.ts';
 
 export interface CollectorsDeps {
   server: App;
@@ -21,9 +25,19 @@ export interface CollectorsDeps {
   clock: Clock;
   logger: Logger;
   config: Config;
+  /** Waits between retries (tests pass a controlled clock's). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
-export interface Collectors {}
+export interface Collectors {
+  service: CollectorService;
+  list(): Promise<CollectorInfo[]>;
+}
+
+const DATA_LAG: Record<string, string> = {
+  openai: 'usage appears 8–24 h late and can change for a few days; each scheduled run re-pulls the last days',
+  anthropic: 'usage appears within hours and can change for a few days; each scheduled run re-pulls the last days',
+};
 
 const byServer = new WeakMap<object, Collectors>();
 
@@ -40,7 +54,52 @@ export function collectorsOf(tg: { server: App }): Collectors {
  */
 export function wireCollectors(d: CollectorsDeps): Collectors {
   registerJobRoutes(d.server, { keys: d.keys, scheduler: d.jobs.scheduler, clock: d.clock, cronSecret: d.config.jobs.cron_secret });
-  const c: Collectors = {};
+  const cfg = d.config.collectors;
+  const store = collectorStore(d.db);
+  const service = createCollectorService({
+    config: cfg,
+    gatewayBaseUrl: (p) => d.config.gateway.providers[p]?.base_url,
+    store,
+    events: d.events,
+    signals: d.signals,
+    secret: (name) => d.secrets.get(name).catch(() => undefined),
+    clock: d.clock,
+    logger: d.logger,
+    sleep: d.sleep,
+  });
+  const enabled = (p: CollectorName) => cfg[p].enabled ?? (cfg[p].accounts.length > 0 || !!cfg[p].admin_key);
+  for (const p of ['openai', 'anthropic'] as const) {
+    if (!enabled(p)) continue;
+    d.jobs.scheduler.schedule(`collect.${p}`, cfg[p].schedule, cfg[p].tz, async ({ windowStart }) => {
+      const { from, to } = service.scheduledRange(p, windowStart);
+      const r = await service.run(p, from, to);
+      // A failed account fails the window, so the scheduler retries it (ids make that safe).
+      if (r.status !== 'ok') throw new Error(r.accounts.filter((a) => a.error).map((a) => `${a.account}: ${a.error}`).join('; '));
+      return { events: r.events, duplicates: r.duplicates, corrections: r.corrections, cost: r.cost };
+    });
+  }
+  async function list(): Promise<CollectorInfo[]> {
+    const [runs, rows, jobs] = await Promise.all([store.lastRuns(), store.totals(), d.jobs.scheduler.list()]);
+    return (['openai', 'anthropic'] as const).map((p) => {
+      const r = runs.get(p);
+      const job = jobs.find((j) => j.name === `collect.${p}`);
+      return {
+        name: p,
+        enabled: enabled(p),
+        schedule: job ? job.schedule : null,
+        tz: job ? job.tz : null,
+        data_lag: DATA_LAG[p]!,
+        last_run: r ? { started_at: r.started_at, finished_at: r.finished_at, window_from: r.window_from, window_to: r.window_to, account: r.account } : null,
+        next_run: job?.next_run ?? null,
+        last_status: r?.status ?? null,
+        last_error: r?.error ?? null,
+        rows: rows.get(p) ?? 0,
+        accounts: accountsOf(cfg[p]).length,
+      };
+    });
+  }
+  registerCollectorRoutes(d.server, { keys: d.keys, collectors: service, list });
+  const c: Collectors = { service, list };
   byServer.set(d.server, c);
   return c;
 }
