@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './types.ts';
 
@@ -21,13 +24,39 @@ function wrap(q: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable {
 }
 
 /**
+ * PostgreSQL's default 128 MB of shared buffers is WASM memory PGlite never gives back; the data
+ * files are read through the OS page cache anyway, so a smaller pool costs little and saves ~100 MB
+ * of RSS (docs/foundation.md, "Memory").
+ */
+const SHARED_BUFFERS = '32MB';
+
+/**
+ * initdb grows PGlite's WASM memory to ~800 MB, and a WASM memory never shrinks: run it once in a
+ * short-lived child process, so the server opens an initialised directory at its normal size.
+ */
+async function initDataDirInChild(dataDir: string): Promise<void> {
+  const pgliteUrl = import.meta.resolve('@electric-sql/pglite');
+  const code = `const { PGlite } = await import(${JSON.stringify(pgliteUrl)}); const db = await PGlite.create({ dataDir: process.argv[1] }); await db.close();`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`could not initialise the embedded store in ${dataDir}: ${err.trim() || `exit ${code}`}`))));
+  });
+}
+
+/**
  * PGlite is one connection inside this process: its transaction() already serialises callers,
  * and advisory locks are trivially ours, so withLock just runs fn.
  */
 export async function openPglite(opts: PgliteOptions = {}): Promise<Db & { pglite: PGlite }> {
+  const onDisk = opts.dataDir && opts.dataDir !== 'memory://';
+  if (onDisk && !existsSync(path.join(opts.dataDir!, 'PG_VERSION'))) await initDataDirInChild(opts.dataDir!);
   const pglite = await PGlite.create({
     dataDir: opts.dataDir,
     loadDataDir: opts.loadDataDir,
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
   });
   const base = wrap(pglite);
   return {
