@@ -24,6 +24,8 @@ export const alertsConfigSchema = z
     dashboard_url: z.string().url().optional(),
     /** The hourly sweep (cron, UTC). */
     sweep_schedule: z.string().min(1).default('0 * * * *'),
+    /** How long a process trusts its copy of the rules (another process's changes show within it). */
+    rules_cache_ms: z.coerce.number().int().min(0).max(600_000).default(5000),
     /** Delay that coalesces budget evaluations after ingest (ms). */
     evaluate_delay_ms: z.coerce.number().int().min(0).max(600_000).default(1000),
     delivery: z
@@ -49,6 +51,7 @@ export const alertsConfigSchema = z
     smtp_from: 'Tollgate <tollgate@localhost>',
     webhook_allowed_hosts: '',
     sweep_schedule: '0 * * * *',
+    rules_cache_ms: 5000,
     evaluate_delay_ms: 1000,
     delivery: { retries: 3, min_timeout_ms: 1000, max_attempts: 12, timeout_ms: 10_000, lease_s: 300, poll_s: 15, on_decide: true },
   });

@@ -173,7 +173,7 @@ export function alertService(d: AlertDeps): AlertService {
   const hooks: AlertService['hooks'] = { afterDecide: [] };
 
   // --- rules cache (this process's changes invalidate it; others' show within CACHE_MS) ---
-  const CACHE_MS = 5000;
+  const CACHE_MS = config.rules_cache_ms;
   let cache: { at: number; rules: Rule[]; budgets: Array<{ rule: Rule; types: (t: string) => boolean }> } | undefined;
   let loading: Promise<Rule[]> | undefined;
   const invalidate = () => {
@@ -462,6 +462,36 @@ export function alertService(d: AlertDeps): AlertService {
     return out;
   }
 
+  let marking: Promise<unknown> = Promise.resolve();
+  /** Marks the budget rules these rows can move; a short timer then evaluates them together. */
+  function mark(rows: StoredEvent[]) {
+    const budgets = cache?.budgets;
+    if (!budgets?.length) return;
+    const types = new Set<string>();
+    const subjects = new Set<string | null>();
+    for (const r of rows) {
+      types.add(r.type);
+      subjects.add(r.subject);
+    }
+    let any = false;
+    for (const b of budgets) {
+      if (dirty.has(b.rule.id)) continue;
+      let hit = false;
+      for (const t of types) if (b.types(t)) hit = true;
+      if (!hit) continue;
+      if (b.rule.filter.subject !== undefined && !subjects.has(b.rule.filter.subject)) continue;
+      dirty.add(b.rule.id);
+      any = true;
+    }
+    if (any && !flushTimer) {
+      flushTimer = setTimeout(() => {
+        flushTimer = undefined;
+        svc.flush().catch((err) => logger.warn({ err }, 'alerts: budget evaluation failed'));
+      }, config.evaluate_delay_ms);
+      flushTimer.unref();
+    }
+  }
+
   const svc: AlertService = {
     hooks,
     setEntitlementSource(src) {
@@ -522,35 +552,17 @@ export function alertService(d: AlertDeps): AlertService {
     },
 
     onIngest(rows) {
-      const budgets = cache?.budgets;
-      if (!cache || performance.now() - cache.at >= CACHE_MS) void rules().catch(() => {});
-      if (!budgets?.length || !rows.length) return;
-      const types = new Set<string>();
-      const subjects = new Set<string | null>();
-      for (const r of rows) {
-        types.add(r.type);
-        subjects.add(r.subject);
-      }
-      let any = false;
-      for (const b of budgets) {
-        if (dirty.has(b.rule.id)) continue;
-        let hit = false;
-        for (const t of types) if (b.types(t)) hit = true;
-        if (!hit) continue;
-        if (b.rule.filter.subject !== undefined && !subjects.has(b.rule.filter.subject)) continue;
-        dirty.add(b.rule.id);
-        any = true;
-      }
-      if (any && !flushTimer) {
-        flushTimer = setTimeout(() => {
-          flushTimer = undefined;
-          svc.flush().catch((err) => logger.warn({ err }, 'alerts: budget evaluation failed'));
-        }, config.evaluate_delay_ms);
-        flushTimer.unref();
-      }
+      if (!rows.length) return;
+      if (cache && performance.now() - cache.at < CACHE_MS) return mark(rows);
+      const p = rules().then(
+        () => mark(rows),
+        () => {},
+      );
+      marking = marking.then(() => p);
     },
 
     async flush() {
+      await marking;
       if (flushTimer) clearTimeout(flushTimer);
       flushTimer = undefined;
       if (!dirty.size) return [];

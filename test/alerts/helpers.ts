@@ -113,4 +113,4 @@ export function levelSignal(over: Record<string, unknown> = {}) {
 
 export const ALERT_ENV = { TOLLGATE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' };
 /** Fast retries in tests; the outbox sends only when a test says so. */
-export const ALERT_CONFIG = { 'alerts.delivery.min_timeout_ms': 5, 'alerts.delivery.on_decide': false };
+export const ALERT_CONFIG = { 'alerts.delivery.min_timeout_ms': 5, 'alerts.delivery.on_decide': false, 'alerts.rules_cache_ms': 0 };
