@@ -5,6 +5,7 @@ import type { KeyService } from '../auth/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { DAY_MS, parseDay, type CollectorService } from './service.ts';
 import type { CollectorName } from './providers.ts';
+import type { ReconRow } from './reconcile.ts';
 
 const accountOut = z.object({
   account: z.string(),
@@ -79,6 +80,38 @@ export function registerCollectorRoutes(app: App, deps: { keys: KeyService; coll
       const r = await deps.collectors.run(name as CollectorName, from, to);
       const { collector: _c, ...out } = r;
       return out;
+    },
+  );
+}
+
+const side = z.object({ requests: z.string().nullable(), input_tokens: z.string().nullable(), cache_read_tokens: z.string().nullable(), cache_write_tokens: z.string().nullable(), output_tokens: z.string().nullable(), cost: z.string().nullable() });
+
+/** `GET /v1/reconciliation?date&provider[&tolerance]` (read). */
+export function registerReconciliationRoutes(app: App, deps: { keys: KeyService; run: (date: Date, provider: string, tolerance: number) => Promise<ReconRow[]>; tolerance: number }) {
+  app.get(
+    '/v1/reconciliation',
+    {
+      preHandler: requireScope(deps.keys, 'read'),
+      schema: {
+        tags: ['collectors'],
+        summary: 'Per model, what the gateway and SDKs recorded against what the provider reports for one UTC day',
+        querystring: z.object({ date: z.string(), provider: z.enum(['openai', 'anthropic']), tolerance: z.coerce.number().min(0).max(1).optional() }),
+        response: {
+          200: z.object({
+            date: z.string(),
+            provider: z.string(),
+            tolerance: z.number(),
+            within_tolerance: z.boolean(),
+            rows: z.array(z.object({ model: z.string(), recorded: side, reported: side, difference: side, within_tolerance: z.boolean() })),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      const date = parseDay(req.query.date, 'date');
+      const tolerance = req.query.tolerance ?? deps.tolerance;
+      const rows = await deps.run(date, req.query.provider, tolerance);
+      return { date: req.query.date, provider: req.query.provider, tolerance, within_tolerance: rows.every((r) => r.within_tolerance), rows };
     },
   );
 }

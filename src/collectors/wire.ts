@@ -11,7 +11,9 @@ import type { Jobs } from '../jobs/wire.ts';
 import { registerJobRoutes } from '../jobs/routes.ts';
 import { collectorStore } from './store.ts';
 import { accountsOf, createCollectorService, type CollectorService } from './service.ts';
-import { registerCollectorRoutes, type CollectorInfo } from './routes.ts';
+import { registerCollectorRoutes, registerReconciliationRoutes, type CollectorInfo } from './routes.ts';
+import { reconcile, type ReconRow } from './reconcile.ts';
+import { DAY_MS, isoDay } from './service.ts';
 import type { CollectorName } from './providers.ts';
 
 export interface CollectorsDeps {
@@ -32,6 +34,9 @@ export interface CollectorsDeps {
 export interface Collectors {
   service: CollectorService;
   list(): Promise<CollectorInfo[]>;
+  reconcile(date: Date, provider: string, tolerance?: number): Promise<ReconRow[]>;
+  /** The daily reconciliation job's work for one day: publishes reconciliation.mismatch per model out of tolerance. */
+  reconcileDay(date: Date): Promise<{ providers: number; mismatches: number }>;
 }
 
 const DATA_LAG: Record<string, string> = {
@@ -99,7 +104,31 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
     });
   }
   registerCollectorRoutes(d.server, { keys: d.keys, collectors: service, list });
-  const c: Collectors = { service, list };
+
+  const recon = (date: Date, provider: string, tolerance = cfg.reconciliation.tolerance) => reconcile(d.db, { date, provider, tolerance });
+  registerReconciliationRoutes(d.server, { keys: d.keys, run: recon, tolerance: cfg.reconciliation.tolerance });
+  async function reconcileDay(date: Date) {
+    let mismatches = 0;
+    let providers = 0;
+    for (const p of ['openai', 'anthropic'] as const) {
+      const rows = await recon(date, p);
+      if (!rows.some((r) => r.reported.cost !== '0' || r.reported.input_tokens !== '0')) continue; // nothing reported: nothing to compare
+      providers++;
+      for (const r of rows.filter((x) => !x.within_tolerance)) {
+        mismatches++;
+        const strip = (s: Record<string, string | null>) => Object.fromEntries(Object.entries(s).filter(([, v]) => v !== null)) as Record<string, string>;
+        d.signals.publish({ type: 'reconciliation.mismatch', provider: p, date: isoDay(date), model: r.model, recorded: strip(r.recorded), reported: strip(r.reported), difference: strip(r.difference), occurred_at: d.clock.now().toISOString() });
+      }
+    }
+    return { providers, mismatches };
+  }
+  if (cfg.reconciliation.enabled) {
+    // After the collectors: the UTC day before the window's instant.
+    d.jobs.scheduler.schedule('reconcile', cfg.reconciliation.schedule, cfg.reconciliation.tz, ({ windowStart }) =>
+      reconcileDay(new Date(Math.floor(windowStart.getTime() / DAY_MS) * DAY_MS - DAY_MS)),
+    );
+  }
+  const c: Collectors = { service, list, reconcile: recon, reconcileDay };
   byServer.set(d.server, c);
   return c;
 }
