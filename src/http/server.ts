@@ -152,6 +152,25 @@ export async function createServer(opts: ServerOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: true,
     // A URL the router cannot decode (raw UTF-8 or a broken %-escape) answers in the one error shape too.
+    // Bytes Node's HTTP parser refuses (raw UTF-8 in the request line, a broken header) never reach
+    // a route; the answer is still the one error shape.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify(
+        new ApiError(
+          'invalid_request',
+          tooLarge ? 'HEADERS_TOO_LARGE' : 'INVALID_REQUEST',
+          tooLarge ? 'the request headers are too large' : `the request cannot be parsed (${(err as NodeJS.ErrnoException).code ?? err.message}); percent-encode non-ASCII characters in the URL`,
+          tooLarge ? 'headers' : 'url',
+          undefined,
+          tooLarge ? 431 : 400,
+        ).toBody(),
+      );
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
     frameworkErrors: (err, _req, reply) => {
       (reply as { status(n: number): { send(b: unknown): void } }).status(400).send(new ApiError('invalid_request', 'INVALID_URL', `the request URL cannot be read: ${err.message}; percent-encode non-ASCII characters`, 'url').toBody());
     },
