@@ -99,6 +99,9 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   // collectors (provider usage, reconciliation, LiveKit webhook, host snapshots) + jobs API (src/collectors, src/jobs); collectorsOf(tg)
   (await import('./collectors/wire.ts')).wireCollectors({ server, db, keys, events, jobs, secrets, signals, clock, logger, config });
 
+  // analysis: /v1/summary, /v1/analysis/* (forecast, anomalies + job analysis.anomalies, correlation, predict, trends, suggestions, efficiency) (src/analysis)
+  (await import('./analysis/index.ts')).wireAnalysis({ server, db, keys, clock, tz: config.tz, rollups, meters, signals, scheduler: jobs.scheduler, logger });
+
   const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
   flush.unref();
 

@@ -8,7 +8,7 @@ import { tzParam } from '../rollups/params.ts';
 import { bindingOf } from '../rollups/routes.ts';
 import { summary } from './summary.ts';
 
-export function registerSummaryRoutes(app: App, deps: { keys: KeyService; rollups: RollupService; clock: Clock; defaultTz: string }) {
+export function registerSummaryRoutes(app: App, deps: { keys: KeyService; rollups: Pick<RollupService, 'usage' | 'ranges'>; clock: Clock; defaultTz: string }) {
   app.get(
     '/v1/summary',
     {

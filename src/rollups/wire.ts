@@ -8,7 +8,6 @@ import type { Logger } from '../shared/log.ts';
 import { rollupService, type RollupService } from './service.ts';
 import { registerUsageRoutes } from './routes.ts';
 import { registerExportRoutes } from './export.ts';
-import { registerSummaryRoutes } from '../analysis/routes.ts';
 
 /** The rollups domain's one wiring call from src/app.ts. */
 export async function wireRollups(d: {
@@ -34,6 +33,5 @@ export async function wireRollups(d: {
   d.hooks.afterCostChange.push(rollups.hooks.afterCostChange);
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });
   registerExportRoutes(d.server, { keys: d.keys, rollups, db: d.db, events: d.events, defaultTz: d.tz });
-  registerSummaryRoutes(d.server, { keys: d.keys, rollups, clock: d.clock, defaultTz: d.tz });
   return rollups;
 }

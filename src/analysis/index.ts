@@ -1,0 +1,67 @@
+import type { App } from '../http/server.ts';
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Signals } from '../shared/signals.ts';
+import type { KeyService } from '../auth/service.ts';
+import type { RollupService } from '../rollups/service.ts';
+import type { MeterService } from '../meters/service.ts';
+import type { Scheduler } from '../jobs/scheduler.ts';
+import { pricingOf, type PricingService } from '../pricing/index.ts';
+import { registerSummaryRoutes } from './routes.ts';
+import { registerAnalysisRoutes } from './analysis-routes.ts';
+import { DEFAULT_MIN_IMPACT, scanAnomalies } from './anomaly-service.ts';
+import type { Measure } from './series.ts';
+
+export interface AnalysisOptions {
+  /** Smallest excess an anomaly needs to be listed by default and signalled, per measure. */
+  minImpact?: Partial<Record<Measure, number>>;
+  /** Hourly scan that stores new anomalies and signals them (alerts' `anomaly` rule). */
+  scanSchedule?: string | null;
+}
+
+/**
+ * The analysis domain's one wiring call from src/app.ts: /v1/summary, /v1/analysis/*, and the
+ * hourly anomaly scan. Depends on rollups and meters (read functions only) and on pricing's quote;
+ * none of them depends on analysis.
+ */
+export function wireAnalysis(d: {
+  server: App;
+  db: Db;
+  keys: KeyService;
+  clock: Clock;
+  tz: string;
+  rollups: Pick<RollupService, 'usage' | 'ranges'>;
+  meters: Pick<MeterService, 'query'>;
+  signals?: Signals;
+  scheduler?: Scheduler;
+  logger?: Logger;
+  options?: AnalysisOptions;
+}) {
+  let pricing: PricingService | null = null;
+  try {
+    pricing = pricingOf(d);
+  } catch {
+    pricing = null;
+  }
+  const minImpact = { ...DEFAULT_MIN_IMPACT, ...(d.options?.minImpact ?? {}) };
+  registerSummaryRoutes(d.server, { keys: d.keys, rollups: d.rollups, clock: d.clock, defaultTz: d.tz });
+  registerAnalysisRoutes(d.server, { keys: d.keys, db: d.db, rollups: d.rollups, meters: d.meters, pricing, clock: d.clock, signals: d.signals, defaultTz: d.tz, minImpact });
+  const schedule = d.options?.scanSchedule === undefined ? '7 * * * *' : d.options.scanSchedule;
+  if (d.scheduler && schedule) {
+    // Each hour: the last two days of hourly cost (so a late hour is seen) and of daily cost, total only.
+    d.scheduler.schedule(
+      'analysis.anomalies',
+      schedule,
+      d.tz,
+      async ({ now }) => {
+        for (const window of ['hour', 'day'] as const) {
+          const to = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
+          const from = new Date(to.getTime() - 2 * 86_400_000);
+          await scanAnomalies({ db: d.db, rollups: d.rollups, signals: d.signals }, { measure: 'cost', window, groupBy: null, from, to, tz: 'UTC', minImpact: minImpact.cost }, now);
+        }
+      },
+      { catchUp: 1 },
+    );
+  }
+}
