@@ -34,8 +34,10 @@ ingestCommand(program);
 secretsCommand(program);
 archiveCommand(program);
 repriceCommand(program);
+(await import('../pricing/cli.ts')).pricesCommand(program);
 rollupsCommand(program);
 (await import('./jobs.ts')).jobsCommand(program);
+(await import('./collect.ts')).collectCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -54,6 +54,14 @@ type Layer =
 interface Resolved {
   res: Resolution;
   layers: Layer[];
+  /** The catalog the model was found in (the bundled one, or a stored newer version). */
+  label: string;
+}
+
+/** A newer catalog loaded at run time (`tollgate prices update`), in force from `from` (epoch ms). */
+export interface CatalogVersion {
+  from: number;
+  catalog: Catalog;
 }
 
 export interface PriceRequest {
@@ -77,6 +85,8 @@ export interface EngineOptions {
   batchDiscounts?: Record<string, string>;
   /** Max cached resolutions (cleared when full). */
   cacheSize?: number;
+  /** Newer catalogs, each in force from its date; the bundled `catalog` is the oldest. */
+  versions?: CatalogVersion[];
 }
 
 const ONE = new Money(1);
@@ -91,6 +101,10 @@ export interface PricingEngine {
   priceRow(row: EventRow): void;
   resolve(provider: string, model: string, region?: string | null): Omit<Resolution, 'catalog_model'> & { layers: string[] };
   setOverrides(rows: OverrideRow[]): void;
+  setVersions(versions: CatalogVersion[]): void;
+  versions(): CatalogVersion[];
+  /** The catalog's own price (no override, no regional row) for a model at t, and where it came from. */
+  catalogPrice(provider: string, model: string, t: number): { label: string; model_id: string; spec: PriceSpec | null } | null;
   setDiscounts(rows: DiscountRow[]): void;
   overrides(): OverrideRow[];
   discounts(): DiscountRow[];
@@ -109,6 +123,27 @@ export function createEngine(opts: EngineOptions): PricingEngine {
   let cache = new Map<string, Map<string, Map<string, Resolved>>>();
   let cached = 0;
   const regionalRows = new Map<string, RegionalRow>();
+  let versions: CatalogVersion[] = [];
+  function setVersions(v: CatalogVersion[]) {
+    versions = [...v].sort((a, b) => a.from - b.from);
+    cache = new Map();
+    cached = 0;
+  }
+  /** How many stored versions are in force at t (0: the bundled catalog alone). */
+  function epochAt(t: number): number {
+    let k = 0;
+    while (k < versions.length && versions[k]!.from <= t) k++;
+    return k;
+  }
+  /** The newest catalog in force that knows the model (else the bundled catalog's answer). */
+  function resolveIn(provider: string, model: string, region: string | null, epoch: number): { res: Resolution; label: string } {
+    for (let k = epoch - 1; k >= 0; k--) {
+      const c = versions[k]!.catalog;
+      const r = resolveModel(provider, model, region, c);
+      if (r.catalog_model) return { res: { ...r, provider: canonicalProvider(provider, catalog).provider }, label: c.label };
+    }
+    return { res: resolveModel(provider, model, region, catalog), label: catalog.label };
+  }
 
   function setOverrides(rows: OverrideRow[]) {
     const idx = new Map<string, CompiledOverride[]>();
@@ -131,15 +166,18 @@ export function createEngine(opts: EngineOptions): PricingEngine {
   }
   setOverrides(opts.overrides ?? []);
   setDiscounts(opts.discounts ?? []);
+  setVersions(opts.versions ?? []);
 
-  function resolveLayers(provider: string, model: string, region: string | null): Resolved {
-    let byRegion = cache.get(provider);
-    if (!byRegion) cache.set(provider, (byRegion = new Map()));
+  function resolveLayers(provider: string, model: string, region: string | null, epoch = versions.length): Resolved {
+    // With stored catalog versions the answer depends on which are in force: one cache per epoch.
+    const pkey = epoch ? `${provider}\u0001${epoch}` : provider;
+    let byRegion = cache.get(pkey);
+    if (!byRegion) cache.set(pkey, (byRegion = new Map()));
     let byModel = byRegion.get(region ?? '');
     if (!byModel) byRegion.set(region ?? '', (byModel = new Map()));
     const hit = byModel.get(model);
     if (hit) return hit;
-    const res = resolveModel(provider, model, region, catalog);
+    const { res, label } = resolveIn(provider, model, region, epoch);
     const layers: Layer[] = [];
     const names = [res.model];
     if (res.profile && res.profile !== 'global') names.push(res.model.slice(res.profile.length + 1));
@@ -154,16 +192,16 @@ export function createEngine(opts: EngineOptions): PricingEngine {
     if (res.provider === 'bedrock' && res.region && res.model_id && res.profile !== 'global') {
       const spec = BEDROCK_REGIONAL[res.model_id]?.[res.region];
       if (spec) {
-        const k = `${res.model_id}\u0000${res.region}`;
+        const k = `${label}\u0000${res.model_id}\u0000${res.region}`;
         let row = regionalRows.get(k);
         if (!row) regionalRows.set(k, (row = regionalRow(spec, res.catalog_model)));
         layers.push({ kind: 'regional', region: res.region, row });
       }
     }
     if (res.catalog_model) layers.push({ kind: 'catalog', model: res.catalog_model });
-    const out = { res, layers };
+    const out = { res, layers, label };
     if (++cached > cacheSize) {
-      cache = new Map([[provider, (byRegion = new Map([[region ?? '', (byModel = new Map())]]))]]);
+      cache = new Map([[pkey, (byRegion = new Map([[region ?? '', (byModel = new Map())]]))]]);
       cached = 1;
     }
     byModel.set(model, out);
@@ -192,16 +230,18 @@ export function createEngine(opts: EngineOptions): PricingEngine {
   function price(req: PriceRequest): PriceOutcome {
     const snap = priceAt(req.provider, req.model, req.region ?? null, req.team ?? null, typeof req.time === 'number' ? req.time : req.time.getTime(), req.usage, req.batch === true);
     if (snap) return { priced: true, cost: snap.cost, snapshot: snap };
-    return { priced: false, resolution: resolveLayers(req.provider, req.model, req.region ?? null).res, reason: lastReason };
+    const t = typeof req.time === 'number' ? req.time : req.time.getTime();
+    return { priced: false, resolution: resolveLayers(req.provider, req.model, req.region ?? null, epochAt(t)).res, reason: lastReason };
   }
 
   let lastReason = '';
   /** The snapshot (cost included), or null with lastReason set. */
   function priceAt(reqProvider: string, reqModel: string, region: string | null, team: string | null, t: number, usage: Usage, isBatch: boolean): PriceSnapshot | null {
-    const { res, layers } = resolveLayers(reqProvider, reqModel, region);
+    const resolved = resolveLayers(reqProvider, reqModel, region, versions.length ? epochAt(t) : 0);
+    const { res, layers } = resolved;
     let compiled: CompiledPrice | null = null;
     let source: PriceSnapshot['source'] = 'catalog';
-    let label = catalog.label;
+    let label = resolved.label;
     let effective: string | null = null;
     let modelId = res.model_id ?? res.model;
     let provider = res.provider;
@@ -338,6 +378,14 @@ export function createEngine(opts: EngineOptions): PricingEngine {
     },
     setOverrides,
     setDiscounts,
+    setVersions,
+    versions: () => versions,
+    catalogPrice(provider, model, t) {
+      const r = resolveLayers(provider, model, null, epochAt(t));
+      const layer = r.layers.find((l): l is Extract<Layer, { kind: 'catalog' }> => l.kind === 'catalog');
+      if (!layer) return null;
+      return { label: r.label, model_id: layer.model.id, spec: pickVersion(layer.model.versions(), t).spec };
+    },
     overrides: () => overrideRows,
     discounts: () => discountRows,
     batchDiscount: (p) => batch[canonicalProvider(p, catalog).provider] ?? null,

@@ -10,6 +10,9 @@ import { compilePrice } from './price.ts';
 import { canonicalProvider } from './resolve.ts';
 import { pricingStore, type PricingStore } from './store.ts';
 import type { PriceSpec } from './types.ts';
+import { compileCatalog, correctionsFor, diffCatalog, versionLabel, type CatalogChanges, type ParsedCatalog } from './versions.ts';
+import type { Catalog } from './catalog/index.ts';
+import type { CatalogVersion } from './engine.ts';
 
 export interface RepriceOptions {
   from: Date;
@@ -36,6 +39,28 @@ export interface PricingService {
   putOverride(input: { provider: string; region?: string; model: string; spec: PriceSpec; effective_from?: Date; note?: string }, by?: string | null): Promise<OverrideRow>;
   putDiscount(input: { provider?: string; team?: string; percent: string; effective_from?: Date; note?: string }, by?: string | null): Promise<DiscountRow>;
   reprice(opts: RepriceOptions): Promise<RepriceProgress>;
+  /**
+   * Stores a newer catalog as a dated version (unless dryRun) and reports what it changes from its
+   * effective date on; events before that date keep their prices (a reprice changes nothing there).
+   */
+  updateCatalog(input: UpdateCatalogInput): Promise<UpdateCatalogResult>;
+}
+
+export interface UpdateCatalogInput {
+  parsed: ParsedCatalog;
+  effective_from: Date;
+  loaded_from: string;
+  label?: string;
+  dryRun?: boolean;
+  by?: string | null;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface UpdateCatalogResult {
+  label: string;
+  effective_from: Date;
+  stored: boolean;
+  changes: CatalogChanges;
 }
 
 export interface PricingDeps {
@@ -97,8 +122,21 @@ export async function createPricingService(deps: PricingDeps): Promise<PricingSe
   const fixedDiscounts = configDiscounts(deps.config.discounts).map((d) => ({ ...d, provider: d.provider ? canonicalProvider(d.provider, catalog).provider : null }));
   const engine = createEngine({ catalog, overrides: fixedOverrides, discounts: fixedDiscounts, batchDiscounts: deps.config.batch_discounts });
 
+  // Stored versions never change, so each is compiled once per process (by id).
+  const compiled = new Map<string, CatalogVersion>();
+  async function reloadVersions() {
+    const heads = await store.listCatalogs({ withCatalog: false });
+    if (heads.every((h) => compiled.has(h.id)) && heads.length === compiled.size) return;
+    for (const row of await store.listCatalogs()) {
+      if (compiled.has(row.id) || !row.catalog) continue;
+      const c: Catalog = compileCatalog(row.catalog, { label: row.label });
+      compiled.set(row.id, { from: row.effective_from.getTime(), catalog: c });
+    }
+    engine.setVersions([...compiled.values()]);
+  }
+
   async function reload() {
-    const [ov, di] = await Promise.all([store.listOverrides(), store.listDiscounts()]);
+    const [ov, di] = await Promise.all([store.listOverrides(), store.listDiscounts(), reloadVersions()]);
     engine.setOverrides([...fixedOverrides, ...ov]);
     engine.setDiscounts([...fixedDiscounts, ...di]);
   }
@@ -130,6 +168,24 @@ export async function createPricingService(deps: PricingDeps): Promise<PricingSe
       });
       await reload();
       return saved;
+    },
+    async updateCatalog(input) {
+      const label = input.label ?? versionLabel(input.parsed.raw, input.effective_from);
+      const next = compileCatalog(input.parsed.raw, { label });
+      const changes: CatalogChanges = { ...diffCatalog(engine, next, input.effective_from.getTime(), input.onProgress), corrections: correctionsFor(input.parsed.raw) };
+      if (input.dryRun) return { label, effective_from: input.effective_from, stored: false, changes };
+      await store.insertCatalog({
+        label,
+        effective_from: input.effective_from,
+        format: input.parsed.format,
+        source: { ...input.parsed.raw.source, loaded_from: input.loaded_from },
+        catalog: input.parsed.raw,
+        summary: { models: changes.models, added: changes.added.length, moved: changes.moved.length, unchanged: changes.unchanged },
+        created_by: input.by ?? null,
+      });
+      await reload();
+      deps.logger.info({ label, effective_from: input.effective_from, added: changes.added.length, moved: changes.moved.length }, 'price catalog version stored');
+      return { label, effective_from: input.effective_from, stored: true, changes };
     },
     async reprice(opts) {
       const all = opts.all === true;

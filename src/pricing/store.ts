@@ -2,6 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import type { EventRow, StoredEvent } from '../events/types.ts';
 import type { DiscountRow, OverrideRow } from './engine.ts';
 import type { PriceSpec } from './types.ts';
+import type { RawCatalog } from './catalog/index.ts';
 
 /**
  * Pricing's SQL: its own tables (price_overrides, price_discounts) and two read-only queries on
@@ -23,6 +24,35 @@ export interface PricingStore {
   pageEvents(q: { from: Date; to: Date; all: boolean; afterSeq: string; limit: number }): Promise<StoredEvent[]>;
   countEvents(q: { from: Date; to: Date; all: boolean }): Promise<number>;
   unpricedSummary(q: { from?: Date; to?: Date; team?: string | null; limit: number }): Promise<UnpricedGroup[]>;
+  /** Stored catalog versions, oldest first; `withCatalog: false` leaves out the (large) catalog itself. */
+  listCatalogs(opts?: { withCatalog?: boolean }): Promise<StoredCatalog[]>;
+  insertCatalog(row: Omit<StoredCatalog, 'id' | 'created_at'>): Promise<StoredCatalog>;
+}
+
+export interface StoredCatalog {
+  id: string;
+  label: string;
+  effective_from: Date;
+  format: string;
+  source: Record<string, unknown>;
+  catalog: RawCatalog | null;
+  summary: Record<string, unknown> | null;
+  created_at: Date;
+  created_by: string | null;
+}
+
+function toCatalog(r: Record<string, unknown>): StoredCatalog {
+  return {
+    id: String(r.id),
+    label: String(r.label),
+    effective_from: new Date(r.effective_from as string),
+    format: String(r.format),
+    source: json(r.source) as Record<string, unknown>,
+    catalog: r.catalog === undefined ? null : (json(r.catalog) as RawCatalog),
+    summary: (json(r.summary) as Record<string, unknown> | null) ?? null,
+    created_at: new Date(r.created_at as string),
+    created_by: s(r.created_by),
+  };
 }
 
 export interface UnpricedGroup {
@@ -142,6 +172,20 @@ export function pricingStore(db: Queryable): PricingStore {
         [q.from.toISOString(), q.to.toISOString()],
       );
       return Number(r.rows[0]!.n);
+    },
+    async listCatalogs(opts = {}) {
+      const cols = `id, label, effective_from, format, source, summary, created_at, created_by${opts.withCatalog === false ? '' : ', catalog'}`;
+      const r = await db.query<Record<string, unknown>>(`SELECT ${cols} FROM price_catalogs ORDER BY effective_from, id`);
+      return r.rows.map(toCatalog);
+    },
+    async insertCatalog(row) {
+      const r = await db.query<Record<string, unknown>>(
+        `INSERT INTO price_catalogs (label, effective_from, format, source, catalog, summary, created_by)
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7)
+         RETURNING id, label, effective_from, format, source, summary, created_at, created_by`,
+        [row.label, row.effective_from.toISOString(), row.format, JSON.stringify(row.source), JSON.stringify(row.catalog), row.summary ? JSON.stringify(row.summary) : null, row.created_by],
+      );
+      return toCatalog(r.rows[0]!);
     },
     async unpricedSummary(q) {
       const p: unknown[] = [];

@@ -54,11 +54,15 @@ function moveTierStart(from: number, to: number): (m: RawModel) => boolean {
   };
 }
 
-/** Appends a dated price unless the source already has a price change on or after that date. */
-function addDated(start: string, prices: Rates): (m: RawModel) => boolean {
+/**
+ * Appends a dated price while the source still bills the stale list (`staleInput`: the input rates
+ * of the prices it replaces) and has no price change on or after that date of its own.
+ */
+function addDated(start: string, prices: Rates, staleInput: string[]): (m: RawModel) => boolean {
   return (m) => {
     const day = start.slice(0, 10);
     if (m.prices.some((p) => p.when?.type === 'start_date' && p.when.start_date.slice(0, 10) >= day)) return false;
+    if (!m.prices.some((p) => typeof p.prices.input_mtok === 'string' && staleInput.includes(p.prices.input_mtok))) return false;
     m.prices.push({ when: { type: 'start_date', start_date: start }, prices: { ...prices } });
     return true;
   };
@@ -119,7 +123,9 @@ const SONNET_LONG_REGIONAL = { input_mtok: '6.6', output_mtok: '24.75', cache_re
 /** DeepSeek's price list from 2025-09-05 16:00 UTC (V3.1; the night discount ended) and from 2025-09-29 (V3.2). */
 const DEEPSEEK_V31 = { input_mtok: '0.56', cache_read_mtok: '0.07', output_mtok: '1.68' };
 const DEEPSEEK_V32 = { input_mtok: '0.28', cache_read_mtok: '0.028', output_mtok: '0.42' };
-const deepseek = all(addDated('2025-09-05T16:00:00Z', DEEPSEEK_V31), addDated('2025-09-29', DEEPSEEK_V32));
+/** Input rates of the V3 / R1 list (standard and night): a source still billing them is stale. */
+const DEEPSEEK_V3_INPUT = ['0.27', '0.55', '0.135'];
+const deepseek = all(addDated('2025-09-05T16:00:00Z', DEEPSEEK_V31, DEEPSEEK_V3_INPUT), addDated('2025-09-29', DEEPSEEK_V32, [...DEEPSEEK_V3_INPUT, '0.56']));
 
 export const CORRECTIONS: Correction[] = [
   {
