@@ -18,8 +18,9 @@ import { wireMeters } from './meters/wire.ts';
 import type { MeterService } from './meters/service.ts';
 import { wireJobs, type Jobs } from './jobs/wire.ts';
 import { createSecrets } from './secrets/index.ts';
-import { wireGateway } from './gateway/index.ts';
+import { wireGateway, gatewayOf } from './gateway/index.ts';
 import { wireRollups } from './rollups/wire.ts';
+import { wireQuotas } from './quotas/wire.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -95,6 +96,10 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   // secret store + LLM gateway (src/secrets, src/gateway); reach them with secretsOf(tg) / gatewayOf(tg)
   const secrets = createSecrets({ db, clock, config: config.secrets, dataDir: config.data_dir, server, keys });
   wireGateway({ config: config.gateway, bodyLimit: config.ingest.body_limit_bytes, db, server, keys, events, hooks, secrets, metrics, clock, logger });
+
+  // quotas: entitlements, grants, budgets, reservations, the gateway's quota gate (src/quotas; quotasOf(tg))
+  const quotas = wireQuotas({ server, db, keys, clock, logger, signals, metrics, meters, tz: config.tz, config: config.quotas, onClose: (fn) => closers.push(fn) });
+  gatewayOf({ server }).setQuotaGate(quotas.gate);
 
   // collectors (provider usage, reconciliation, LiveKit webhook, host snapshots) + jobs API (src/collectors, src/jobs); collectorsOf(tg)
   (await import('./collectors/wire.ts')).wireCollectors({ server, db, keys, events, jobs, secrets, signals, clock, logger, config });

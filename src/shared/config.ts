@@ -8,6 +8,7 @@ import { collectorsConfigSchema, COLLECTORS_ENV } from '../collectors/config.ts'
 import { gatewayConfigSchema, GATEWAY_ENV } from '../gateway/config.ts';
 import { secretsConfigSchema, SECRETS_ENV } from '../secrets/config.ts';
 import { pricingConfigSchema, PRICING_ENV } from '../pricing/config.ts';
+import { quotasConfigSchema, QUOTAS_ENV } from '../quotas/config.ts';
 
 /**
  * Configuration: `tollgate.config.yaml` (or the file TOLLGATE_CONFIG names) overlaid by environment
@@ -46,6 +47,7 @@ export const configSchema = z
     gateway: gatewayConfigSchema,
     secrets: secretsConfigSchema,
     pricing: pricingConfigSchema,
+    quotas: quotasConfigSchema,
     jobs: jobsConfigSchema,
     collectors: collectorsConfigSchema,
   })
@@ -69,6 +71,7 @@ const ENV: Array<[string, string[]]> = [
   ...GATEWAY_ENV,
   ...SECRETS_ENV,
   ...PRICING_ENV,
+  ...QUOTAS_ENV,
   ...JOBS_ENV,
   ...COLLECTORS_ENV,
 ];

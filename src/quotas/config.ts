@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** `quotas:` config section (docs/quotas.md). */
+export const quotasConfigSchema = z
+  .object({
+    /** Store unreachable: refuse gateway calls (default) or let them through. */
+    fail_open: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(false),
+    snapshot_ttl_ms: z.coerce.number().int().min(0).max(60_000).default(500),
+    settle_hold_ms: z.coerce.number().int().min(0).max(600_000).default(3000),
+    reservation_ttl_s: z.coerce.number().int().min(1).max(86_400).default(600),
+    sweep_interval_ms: z.coerce.number().int().min(50).max(600_000).default(1000),
+  })
+  .strict()
+  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000 });
+
+export type QuotasConfigInput = z.infer<typeof quotasConfigSchema>;
+
+export const QUOTAS_ENV: Array<[string, string[]]> = [
+  ['TOLLGATE_QUOTA_FAIL_OPEN', ['quotas', 'fail_open']],
+  ['TOLLGATE_QUOTA_RESERVATION_TTL_S', ['quotas', 'reservation_ttl_s']],
+];

@@ -1,0 +1,111 @@
+import type { Logger } from '../shared/log.ts';
+import type { Clock } from '../shared/clock.ts';
+import { ttlCache, isPromise } from '../shared/awaitable.ts';
+import { Money } from '../shared/money.ts';
+import type { QuotaActual, QuotaContext, QuotaDecision, QuotaEstimate, QuotaGate, QuotaLease } from '../gateway/quota.ts';
+import type { Entitlement } from './store.ts';
+import type { QuotaService } from './service.ts';
+
+const NOTHING: QuotaLease = Object.freeze({ settle() {}, release() {} });
+const ALLOWED = Object.freeze({ decision: Object.freeze({ allowed: true, level: 'ok' as const }), lease: NOTHING });
+
+/** How much of an entitlement's meter a call is expected to use, and did use. */
+export function estimateFor(meter: string, est: QuotaEstimate): string {
+  if (meter === 'llm_tokens' || meter === 'llm_input_tokens' || meter === 'llm_output_tokens') return String(Math.max(0, Math.ceil(est.tokens)));
+  if (meter === 'llm_requests') return '1';
+  return '0';
+}
+export function actualFor(meter: string, a: QuotaActual): string {
+  switch (meter) {
+    case 'llm_tokens':
+      return String(a.input_tokens + a.output_tokens + a.cache_read_tokens + a.cache_write_tokens);
+    case 'llm_input_tokens':
+      return String(a.input_tokens);
+    case 'llm_output_tokens':
+      return String(a.output_tokens);
+    case 'llm_requests':
+      return '1';
+    case 'llm_cost':
+      return a.cost ?? '0';
+    default:
+      return '0';
+  }
+}
+
+/** A budget's filter matches the call (provider, model, project, feature). */
+export function matches(e: Entitlement, ctx: QuotaContext): boolean {
+  const f = e.filter;
+  return (!f.provider || f.provider === ctx.provider) && (!f.model || f.model === ctx.model) && (!f.project || f.project === ctx.project) && (!f.feature || f.feature === ctx.feature);
+}
+
+/**
+ * The gateway's quota gate. Which entitlements a caller falls under is cached per process
+ * (snapshot_ttl_ms); a caller with none is answered synchronously. Otherwise every call takes its
+ * estimate in each matching entitlement with one locked statement per entitlement (exact across
+ * processes), and its lease settles or releases it exactly once.
+ */
+export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number }): QuotaGate {
+  const { quotas } = o;
+  const ents = ttlCache<string, Entitlement[]>({
+    clock: o.clock,
+    ttlMs: o.ttlMs,
+    load: (k) => {
+      const [subject, team, api_key] = JSON.parse(k) as [string | null, string | null, string];
+      return quotas.entitlementsFor({ subject, team, api_key });
+    },
+  });
+
+  const failed = (err: unknown): { decision: QuotaDecision; lease: QuotaLease } => {
+    o.logger.error({ err }, 'quota store unreachable');
+    if (o.failOpen) return ALLOWED;
+    return { decision: { allowed: false, level: 'blocked', message: 'the quota store is unreachable; calls are refused until it is back (quotas.fail_open)' }, lease: NOTHING };
+  };
+
+  async function take(list: Entitlement[], est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
+    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est), quotas.config.reservation_ttl_s);
+    const c = r.out;
+    const remainingPercent = c.percent === null ? undefined : Money.max(0, new Money(1).minus(c.percent)).times(100).toDecimalPlaces(2).toFixed();
+    const decision: QuotaDecision = {
+      allowed: c.allowed,
+      level: c.level,
+      remaining_tokens: c.remaining ?? undefined,
+      remaining_percent: remainingPercent,
+      estimated_turns: c.estimated_turns,
+      purchase_url: c.purchase_url,
+      resets_at: c.resets_at,
+      ...(c.allowed ? {} : { message: 'the quota is used up' }),
+    };
+    if (!c.allowed) return { decision, lease: NOTHING };
+    let done = false;
+    const byId = new Map(r.taken.map((e) => [e.id, e.meter]));
+    const lease: QuotaLease = {
+      settle(actual) {
+        if (done) return;
+        done = true;
+        quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', actual)).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not settle a quota reservation (it expires by its ttl)'));
+      },
+      release() {
+        if (done) return;
+        done = true;
+        quotas.release(r.id).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not release a quota reservation (it expires by its ttl)'));
+      },
+    };
+    return { decision, lease };
+  }
+
+  return {
+    reserve(ctx, est) {
+      let list: Entitlement[] | Promise<Entitlement[]>;
+      try {
+        list = ents.get(JSON.stringify([ctx.subject, ctx.team, ctx.api_key]));
+      } catch (err) {
+        return failed(err);
+      }
+      const go = (l: Entitlement[]) => {
+        const hit = l.filter((e) => matches(e, ctx));
+        return hit.length ? take(hit, est).catch(failed) : ALLOWED;
+      };
+      return isPromise(list) ? list.then(go, failed) : go(list);
+    },
+  };
+}

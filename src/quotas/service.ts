@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../shared/db/index.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Signals } from '../shared/signals.ts';
+import type { MeterService } from '../meters/service.ts';
+import { ApiError, notFound } from '../shared/errors.ts';
+import { Money } from '../shared/money.ts';
+import { admit, estimatedTurns, levelOf, percentString, run, type EngineResult, type Level } from './engine.ts';
+import { quotaStore, type BudgetFilter, type Entitlement, type Grant, type QuotaStore } from './store.ts';
+import type { PeriodUnit, Weekday } from './periods.ts';
+import type { QuotaMetrics } from './metrics.ts';
+
+export interface QuotasConfig {
+  /** How long a process answers an entitlement's metered usage from its cache. */
+  snapshot_ttl_ms: number;
+  /** How long a settled actual keeps counting (until its usage is surely in the meter). */
+  settle_hold_ms: number;
+  /** Default reservation ttl. */
+  reservation_ttl_s: number;
+  /** Store unreachable: refuse (false, default) or allow calls. */
+  fail_open: boolean;
+  sweep_interval_ms: number;
+}
+
+export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000 };
+
+export interface Target {
+  subject?: string | null;
+  team?: string | null;
+  api_key?: string | null;
+}
+
+/** Everything an entitlement's answer needs, as of a moment (usage is metered usage only). */
+export interface Snapshot {
+  ent: Entitlement;
+  result: EngineResult;
+  avg: string | null;
+  at: number;
+}
+
+export interface ValueOut {
+  id: string;
+  meter: string;
+  usage: string;
+  available: string;
+  balance: string;
+  reserved: string;
+  percent: string | null;
+  level: Level;
+  estimated_turns: number | null;
+  period_start: string;
+  resets_at: string;
+  purchase_url: string | null;
+  grants: Array<{ id: string; kind: string; amount: string; used: string; balance: string; priority: number; active: boolean }>;
+}
+
+export interface CheckOut {
+  entitlement_id: string | null;
+  allowed: boolean;
+  level: Level;
+  balance: string | null;
+  remaining: string | null;
+  percent: string | null;
+  estimated_turns: number | null;
+  resets_at: string | null;
+  purchase_url: string | null;
+}
+
+const newId = (p: string) => `${p}_${randomBytes(12).toString('base64url')}`;
+const LLM_DIMS = new Set(['subject', 'team', 'project', 'api_key', 'provider', 'model', 'region', 'feature']);
+const WEEK_MS = 7 * 86_400_000;
+
+/** The meter filters an entitlement's usage is read with. */
+export function usageFilters(e: Pick<Entitlement, 'subject' | 'team' | 'api_key' | 'filter'>): Record<string, string[]> {
+  const f: Record<string, string[]> = {};
+  if (e.subject) f.subject = [e.subject];
+  if (e.team) f.team = [e.team];
+  if (e.api_key) f.api_key = [e.api_key];
+  for (const [k, v] of Object.entries(e.filter)) if (typeof v === 'string') f[k] = [v];
+  return f;
+}
+
+export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig> }) {
+  const cfg = { ...DEFAULT_QUOTAS_CONFIG, ...deps.config };
+  const store: QuotaStore = quotaStore(db);
+  const snaps = new Map<string, Snapshot>();
+  const loading = new Map<string, Promise<Snapshot>>();
+
+  async function points(e: Entitlement, from: Date, to: Date): Promise<Array<{ at: Date; amount: string }>> {
+    if (!(from.getTime() < to.getTime())) return [];
+    const rows = await deps.meters.query(e.meter, { from, to, window: 'hour', tz: 'UTC', groupBy: [], filters: usageFilters(e) });
+    return rows.map((r) => ({ at: new Date(r.window_start), amount: String(r.value) }));
+  }
+
+  /** Average usage per request over the last 7 days (llm_* meters), null without requests. */
+  async function avgPerRequest(e: Entitlement, now: Date): Promise<string | null> {
+    if (!e.meter.startsWith('llm_')) return null;
+    const from = new Date(now.getTime() - WEEK_MS);
+    const q = { from, to: now, window: 'none' as const, tz: 'UTC', groupBy: [], filters: usageFilters(e) };
+    const [used, reqs] = await Promise.all([deps.meters.query(e.meter, q), deps.meters.query('llm_requests', q)]);
+    const n = Number(reqs[0]?.value ?? 0);
+    if (!n) return null;
+    return new Money(used[0]?.value ?? 0).div(n).toFixed();
+  }
+
+  async function compute(e: Entitlement, opts: { windows?: Date[] } = {}): Promise<Snapshot> {
+    const now = clock.now();
+    const grants = await store.grants(e.id);
+    let start = e.created_at;
+    for (const g of grants) if (g.effective_at < start) start = g.effective_at;
+    // Usage up to and including now (the meters' `to` is exclusive).
+    const [usage, avg] = await Promise.all([points(e, start, new Date(now.getTime() + 1)), avgPerRequest(e, now)]);
+    const result = run({ tz: e.tz, period: e.period, weekStart: e.week_start, thresholds: e.thresholds, grants, usage, start, now, windows: opts.windows, avg_per_request: avg });
+    return { ent: e, result, avg, at: now.getTime() };
+  }
+
+  /** The entitlement's snapshot, from this process's cache while it is fresh (snapshot_ttl_ms). */
+  function snapshot(e: Entitlement): Snapshot | Promise<Snapshot> {
+    const hit = snaps.get(e.id);
+    if (hit && clock.now().getTime() - hit.at < cfg.snapshot_ttl_ms && hit.ent.updated_at.getTime() === e.updated_at.getTime()) return hit;
+    let p = loading.get(e.id);
+    if (!p) {
+      p = compute(e).then(
+        async (s) => {
+          snaps.set(e.id, s);
+          loading.delete(e.id);
+          // The stored figures feed /v1/entitlements/stats (one aggregate, no engine run per subject).
+          const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
+          await store.snapshot(e.id, { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed(), at: new Date(s.at) }).catch((err) => logger.warn({ err }, 'could not store an entitlement snapshot'));
+          return s;
+        },
+        (err) => {
+          loading.delete(e.id);
+          throw err;
+        },
+      );
+      loading.set(e.id, p);
+    }
+    return p;
+  }
+  const forget = (id: string) => snaps.delete(id);
+
+  /** Publishes entitlement.level when the level changed (once across processes: the row decides). */
+  async function noteLevel(e: Entitlement, s: Snapshot, level: Level, reserved: string): Promise<void> {
+    if (level === e.level) return;
+    const changed = await store.setLevel(e.id, e.level, level);
+    const previous = e.level;
+    e.level = level;
+    if (!changed) return;
+    const r = s.result;
+    const usage = r.usage.plus(reserved);
+    deps.signals.publish({
+      type: 'entitlement.level',
+      entitlement_id: e.id,
+      meter: e.meter,
+      subject: e.subject,
+      team: e.team,
+      api_key: e.api_key,
+      level,
+      previous_level: previous,
+      usage: usage.toFixed(),
+      available: r.available.toFixed(),
+      balance: Money.max(0, r.available.minus(usage)).toFixed(),
+      percent: percentString(r.available.gt(0) ? usage.div(r.available) : null) ?? '0',
+      period_start: r.period_start.toISOString(),
+      resets_at: r.resets_at.toISOString(),
+      purchase_url: e.purchase_url,
+      occurred_at: clock.now().toISOString(),
+    });
+  }
+
+  function valueOf(s: Snapshot, reserved: string): ValueOut {
+    const r = s.result;
+    return {
+      id: s.ent.id,
+      meter: s.ent.meter,
+      usage: r.usage.toFixed(),
+      available: r.available.toFixed(),
+      balance: r.balance.toFixed(),
+      reserved: new Money(reserved).toFixed(),
+      percent: percentString(r.percent),
+      level: r.level,
+      estimated_turns: r.estimated_turns,
+      period_start: r.period_start.toISOString(),
+      resets_at: r.resets_at.toISOString(),
+      purchase_url: s.ent.purchase_url,
+      grants: r.grants.map((g) => ({ id: g.id, kind: g.kind, amount: g.amount, used: g.used, balance: g.balance, priority: g.priority, active: g.active })),
+    };
+  }
+
+  async function getEnt(id: string): Promise<Entitlement> {
+    const e = await store.getEntitlement(id);
+    if (!e) throw notFound(`entitlement ${id}`);
+    return e;
+  }
+
+  function checkOut(e: Entitlement, s: Snapshot, reserved: string, amount: Money): CheckOut & { admission: ReturnType<typeof admit> } {
+    const r = s.result;
+    const a = admit(r.usage, r.available, new Money(reserved), amount, e.thresholds);
+    return {
+      entitlement_id: e.id,
+      allowed: a.allowed,
+      level: a.level,
+      balance: a.balance.toFixed(),
+      remaining: a.remaining.toFixed(),
+      percent: percentString(a.percent),
+      estimated_turns: estimatedTurns(a.balance, s.avg),
+      resets_at: r.resets_at.toISOString(),
+      purchase_url: e.purchase_url,
+      admission: a,
+    };
+  }
+
+  const matching = async (t: Target, meter: string) =>
+    (await store.entitlementsFor({ subject: t.subject ?? null, team: t.team ?? null, api_key: t.api_key ?? null })).filter((e) => e.meter === meter);
+
+  return {
+    store,
+    config: cfg,
+    snapshot,
+    forget,
+    noteLevel,
+    async createEntitlement(b: { subject?: string | null; team?: string | null; api_key?: string | null; meter: string; filter?: BudgetFilter; period: PeriodUnit; tz: string; week_start?: Weekday; thresholds: { warning: string; critical: string; block: string }; purchase_url?: string | null; enabled?: boolean }) {
+      if (b.filter && Object.keys(b.filter).length && !b.meter.startsWith('llm_')) throw new ApiError('invalid_request', 'INVALID_FIELD', 'filter applies to the llm_* meters (budgets)', 'filter');
+      const now = clock.now();
+      const e: Entitlement = {
+        id: newId('ent'), subject: b.subject ?? null, team: b.team ?? null, api_key: b.api_key ?? null, meter: b.meter, filter: b.filter ?? {}, period: b.period, tz: b.tz,
+        week_start: b.week_start ?? 1, thresholds: b.thresholds, purchase_url: b.purchase_url ?? null, enabled: b.enabled ?? true, level: 'ok', created_at: now, updated_at: now,
+      };
+      await store.insertEntitlement(e);
+      return e;
+    },
+    getEntitlement: getEnt,
+    async updateEntitlement(id: string, patch: Parameters<QuotaStore['updateEntitlement']>[1]) {
+      const e = await store.updateEntitlement(id, patch, clock.now());
+      if (!e) throw notFound(`entitlement ${id}`);
+      forget(id);
+      return e;
+    },
+    async deleteEntitlement(id: string) {
+      if (!(await store.deleteEntitlement(id, clock.now()))) throw notFound(`entitlement ${id}`);
+      forget(id);
+    },
+    async createGrant(entId: string, b: { amount: string; kind: Grant['kind']; priority: number; effective_at?: Date; expires_at?: Date | null; recurring?: PeriodUnit | null }) {
+      await getEnt(entId);
+      const now = clock.now();
+      const g: Grant = { id: newId('grt'), entitlement_id: entId, kind: b.kind, amount: new Money(b.amount).toFixed(), priority: b.priority, effective_at: b.effective_at ?? now, expires_at: b.expires_at ?? null, recurring: b.recurring ?? null, voided_at: null, created_at: now };
+      if (g.expires_at && g.expires_at <= g.effective_at) throw new ApiError('invalid_request', 'INVALID_FIELD', 'expires_at must be after effective_at', 'expires_at');
+      await store.insertGrant(g);
+      forget(entId);
+      return g;
+    },
+    async voidGrant(entId: string, gid: string) {
+      const g = await store.voidGrant(entId, gid, clock.now());
+      if (!g) throw notFound(`grant ${gid}`);
+      forget(entId);
+      return g;
+    },
+    /** /value: always computed fresh (it is the reference answer), and refreshes the cache. */
+    async value(id: string): Promise<ValueOut> {
+      const e = await getEnt(id);
+      forget(id);
+      const [s, reserved] = await Promise.all([snapshot(e), store.reserved(id)]);
+      await noteLevel(e, s, levelOf(s.result.usage.plus(reserved), s.result.available, e.thresholds), reserved);
+      return valueOf(s, reserved);
+    },
+    async history(id: string, window: 'hour' | 'day' | 'week' | 'month') {
+      const e = await getEnt(id);
+      const now = clock.now();
+      const s0 = await compute(e);
+      const from = s0.result.period_start;
+      const bounds: Date[] = [];
+      const { windowsOf } = await import('../shared/time.ts');
+      for (const w of windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000)) bounds.push(w.start, w.end);
+      const s = await compute(e, { windows: bounds });
+      const rows = windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000).map((w) => {
+        let usage = new Money(0);
+        let balance: Money | null = null;
+        const burns = new Map<string, Money>();
+        for (const p of s.result.phases) {
+          if (p.from < w.start || p.from >= w.end) continue;
+          usage = usage.plus(p.usage);
+          balance = p.balance;
+          for (const [g, b] of p.burns) burns.set(g, (burns.get(g) ?? new Money(0)).plus(b));
+        }
+        return { window_start: w.start.toISOString(), window_end: w.end.toISOString(), usage: usage.toFixed(), balance: balance?.toFixed() ?? null, burns: [...burns].map(([grant_id, b]) => ({ grant_id, amount: b.toFixed() })) };
+      });
+      return { id, window, rows };
+    },
+    /** /v1/check: advisory, from the snapshot (≤ snapshot_ttl_ms old) and the current reserved room. */
+    async check(t: Target, meter: string, amount: string | undefined): Promise<CheckOut> {
+      const ents = await matching(t, meter);
+      if (!ents.length) return { entitlement_id: null, allowed: true, level: 'ok', balance: null, remaining: null, percent: null, estimated_turns: null, resets_at: null, purchase_url: null };
+      let worst: CheckOut | null = null;
+      for (const e of ents) {
+        const [s, reserved] = await Promise.all([snapshot(e), store.reserved(e.id)]);
+        const { admission: _a, ...c } = checkOut(e, s, reserved, new Money(amount ?? 0));
+        if (!worst || (!c.allowed && worst.allowed) || rank(c.level) > rank(worst.level)) worst = c;
+      }
+      return worst!;
+    },
+    /**
+     * Reserves `amount(e)` in every entitlement the target falls under, or in none: each take is
+     * one locked statement; a refusal gives back the ones already taken.
+     */
+    async reserveIn(ents: Entitlement[], amountOf: (e: Entitlement) => string, ttlS: number, id = newId('res')): Promise<{ id: string; out: CheckOut; taken: Entitlement[] }> {
+      const now = clock.now();
+      const expires = new Date(now.getTime() + ttlS * 1000);
+      const taken: Entitlement[] = [];
+      let worst: CheckOut | null = null;
+      for (const e of ents) {
+        const s0 = snapshot(e);
+        const s = s0 instanceof Promise ? await s0 : s0;
+        const amount = new Money(amountOf(e));
+        const room = s.result.available.times(e.thresholds.block).minus(s.result.usage);
+        const r = await store.reserve({ id, entitlement_id: e.id, amount: amount.toFixed(), room: room.toFixed(), now, expires_at: expires });
+        const before = r.ok ? new Money(r.reserved).minus(amount).toFixed() : r.reserved;
+        const { admission, ...c } = checkOut(e, s, before, amount);
+        const out = { ...c, allowed: r.ok, level: r.ok ? (admission.level === 'blocked' ? 'critical' : admission.level) : ('blocked' as Level) };
+        deps.metrics?.check(out.level);
+        void noteLevel(e, s, r.ok ? levelOf(s.result.usage.plus(r.reserved), s.result.available, e.thresholds) : 'blocked', r.reserved).catch((err) => logger.warn({ err }, 'could not record an entitlement level'));
+        if (!worst || (!out.allowed && worst.allowed) || rank(out.level) > rank(worst.level)) worst = out;
+        if (!r.ok) {
+          if (taken.length) await store.release(id, now);
+          return { id, out, taken: [] };
+        }
+        taken.push(e);
+        deps.metrics?.opened();
+      }
+      return { id, out: worst!, taken };
+    },
+    async reserve(t: Target, meter: string, amount: string, ttlS?: number) {
+      const ents = await matching(t, meter);
+      return this.reserveIn(ents, () => amount, ttlS ?? cfg.reservation_ttl_s);
+    },
+    async settle(id: string, actual: string | ((entitlementId: string) => string)): Promise<number> {
+      const now = clock.now();
+      const n = await store.settle(id, typeof actual === 'string' ? () => actual : actual, now, new Date(now.getTime() + cfg.settle_hold_ms));
+      if (n) deps.metrics?.settled(n);
+      return n;
+    },
+    async release(id: string): Promise<number> {
+      const n = await store.release(id, clock.now());
+      if (n) deps.metrics?.released(n);
+      return n;
+    },
+    async sweep() {
+      const now = clock.now();
+      const r = await store.sweep(now, new Date(now.getTime() - 86_400_000));
+      if (r.expired) deps.metrics?.expired(r.expired);
+      return r;
+    },
+    matching,
+    entitlementsFor: (t: { subject: string | null; team: string | null; api_key: string | null }) => store.entitlementsFor(t),
+    list: (q: Parameters<QuotaStore['listEntitlements']>[0]) => store.listEntitlements(q),
+    grants: (id: string) => store.grants(id),
+    stats: (meter: string) => store.stats(meter),
+    isLlmDim: (d: string) => LLM_DIMS.has(d),
+  };
+}
+
+const RANK: Record<Level, number> = { ok: 0, warning: 1, critical: 2, blocked: 3 };
+const rank = (l: Level) => RANK[l];
+
+export type QuotaService = ReturnType<typeof quotaService>;
