@@ -38,6 +38,7 @@ repriceCommand(program);
 rollupsCommand(program);
 (await import('./jobs.ts')).jobsCommand(program);
 (await import('./collect.ts')).collectCommand(program);
+(await import('./alerts.ts')).alertsCommand(program);
 
 try {
   await program.parseAsync(process.argv);
