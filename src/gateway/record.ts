@@ -109,7 +109,7 @@ export function createRecord(d: { recorder: Recorder; metrics: GatewayMetrics; l
         if (estimated) fields.estimated = true;
         if (s.failure || acc.error) fields.error = s.failure ?? `upstream error event: ${acc.error}`;
         if (acc.model) fields.model = acc.model;
-        if (acc.model && acc.model !== (call.body.model ?? acc.model)) fields.requested_model = call.body.model;
+        if (acc.model && acc.model !== call.model) fields.requested_model = call.model;
         fields.attempt = s.attempt;
         end(call, provider, { status: s.status, usage, fields });
       } catch (err) {

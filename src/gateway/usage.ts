@@ -39,7 +39,7 @@ export interface SseEvent {
 }
 
 /** The operations a gateway route performs; each provider knows the ones it serves. */
-export type Operation = 'chat' | 'responses' | 'embeddings' | 'messages' | 'count_tokens' | 'converse' | 'invoke';
+export type Operation = 'chat' | 'responses' | 'embeddings' | 'messages' | 'count_tokens' | 'converse' | 'invoke' | 'generate_content';
 
 export interface ProviderSpec {
   /** Canonical provider family name. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { gatewayOf } from '../../src/gateway/index.ts';
-import { startAnthropic, startBedrock, startOpenAI, type Upstream } from './upstream/server.ts';
+import { startAnthropic, startBedrock, startGoogle, startOpenAI, type Upstream } from './upstream/server.ts';
 
 export const AWS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 
@@ -12,6 +12,7 @@ export interface GatewayEnv {
   openai: Upstream;
   anthropic: Upstream;
   bedrock: Upstream & { badSignatures: number };
+  google: Upstream;
   /** A gateway key bound to team t1. */
   key: string;
   keyId: string;
@@ -21,7 +22,7 @@ export interface GatewayEnv {
 
 /** Local upstreams + a listening Tollgate whose gateway points at them, credentials in the secret store. */
 export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<GatewayEnv> {
-  const [openai, anthropic, bedrock] = await Promise.all([startOpenAI(), startAnthropic(), startBedrock(AWS)]);
+  const [openai, anthropic, bedrock, google] = await Promise.all([startOpenAI(), startAnthropic(), startBedrock(AWS), startGoogle()]);
   const app = await testApp({
     config: {
       'secrets.master_key': randomBytes(32).toString('base64'),
@@ -34,6 +35,9 @@ export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<G
         down: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'sk-none' },
         slow: { type: 'anthropic', base_url: anthropic.url, api_key: 'sk-slow', timeout_ms: 150 },
         uncredentialed: { type: 'bedrock', base_url: bedrock.url, region: 'us-east-1' },
+        google: { base_url: google.url, credential: 'google-key' },
+        gemini_openai: { type: 'openai', base_url: `${google.url}/v1beta/openai`, credential: 'google-key' },
+        google_backup: { type: 'google', base_url: google.url, api_key: 'backup-gemini-key' },
       },
       'gateway.routes': {
         claude: { api: 'anthropic', targets: ['anthropic', 'bedrock'], feature: 'chat-ui' },
@@ -41,11 +45,13 @@ export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<G
         resilient: { api: 'openai', targets: ['down', 'openai'] },
         azure: { api: 'openai', targets: ['azure'] },
         uncredentialed: { api: 'anthropic', targets: ['uncredentialed'] },
+        gemini: { api: 'google', targets: ['google', 'google_backup'] },
+        geminioa: { api: 'openai', targets: ['gemini_openai'] },
       },
       ...extra,
     },
   });
-  for (const [name, value] of [['openai-key', 'sk-upstream-openai'], ['anthropic-key', 'sk-ant-upstream'], ['azure-key', 'azure-upstream-key'], ['aws', JSON.stringify({ access_key_id: AWS.accessKeyId, secret_access_key: AWS.secretAccessKey })]]) {
+  for (const [name, value] of [['openai-key', 'sk-upstream-openai'], ['anthropic-key', 'sk-ant-upstream'], ['azure-key', 'azure-upstream-key'], ['aws', JSON.stringify({ access_key_id: AWS.accessKeyId, secret_access_key: AWS.secretAccessKey })], ['google-key', 'AIza-upstream-gemini']]) {
     const r = await app.request('PUT', `/v1/secrets/${name}`, { body: { value } });
     if (r.status !== 200) throw new Error(JSON.stringify(r.body));
   }
@@ -58,6 +64,7 @@ export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<G
     openai,
     anthropic,
     bedrock,
+    google,
     key: created.body.key,
     keyId: created.body.id,
     async events() {
@@ -75,7 +82,7 @@ export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<G
     },
     async close() {
       await app.close();
-      await Promise.all([openai.close(), anthropic.close(), bedrock.close()]);
+      await Promise.all([openai.close(), anthropic.close(), bedrock.close(), google.close()]);
     },
   };
 }

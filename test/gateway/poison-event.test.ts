@@ -66,7 +66,7 @@ describe('a clean shutdown flushes what is buffered and counts what it cannot st
       expect(gatewayOf(env.app.tg).recorder.pending).toBe(0);
     } finally {
       await env.app.db.close();
-      await Promise.all([env.openai.close(), env.anthropic.close(), env.bedrock.close()]);
+      await Promise.all([env.openai.close(), env.anthropic.close(), env.bedrock.close(), env.google.close()]);
     }
   });
 });

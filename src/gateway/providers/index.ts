@@ -2,6 +2,7 @@ import { openaiProvider } from './openai/index.ts';
 import { azureProvider } from './azure/index.ts';
 import { anthropicProvider } from './anthropic/index.ts';
 import { bedrockProvider } from './bedrock/index.ts';
+import { googleProvider } from './google/index.ts';
 import type { ApiName, ApiSpec, ProviderFamily } from './types.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { ApiName, ApiSpec, ProviderFamily } from './types.ts';
  * `type` enum, the environment mappings, the default providers and routes, and the client APIs
  * mounted are all derived from this list: adding a provider touches its folder and this line.
  */
-export const PROVIDERS = [openaiProvider, azureProvider, anthropicProvider, bedrockProvider] as const satisfies readonly ProviderFamily[];
+export const PROVIDERS = [openaiProvider, azureProvider, anthropicProvider, bedrockProvider, googleProvider] as const satisfies readonly ProviderFamily[];
 
 export type ProviderType = (typeof PROVIDERS)[number]['type'];
 export const PROVIDER_TYPES = PROVIDERS.map((p) => p.type) as [ProviderType, ...ProviderType[]];

@@ -134,3 +134,50 @@ export const BEDROCK_CONVERSE = {
   usage: { inputTokens: 125, outputTokens: 60, totalTokens: 385, cacheReadInputTokens: 150, cacheWriteInputTokens: 50 },
   metrics: { latencyMs: 1175 },
 };
+
+// ---- Google Gemini API (generativelanguage.googleapis.com), as documented -------------------------
+
+/** generateContent of a thinking model: thoughts billed as output, reported as reasoning. */
+export const GEMINI_THINKING = {
+  candidates: [{ content: { parts: [{ text: 'The sky is blue because of Rayleigh scattering.' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+  usageMetadata: { promptTokenCount: 11, candidatesTokenCount: 12, totalTokenCount: 1021, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 11 }], thoughtsTokenCount: 998 },
+  modelVersion: 'gemini-2.5-pro',
+  responseId: 'mK2xaPbUO9ylz7IPq7C-wAQ',
+};
+
+/** generateContent against cached content, with a tool-use prompt. */
+export const GEMINI_CACHED = {
+  candidates: [{ content: { parts: [{ text: 'Summary of the cached document.' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+  usageMetadata: {
+    promptTokenCount: 40123, candidatesTokenCount: 210, totalTokenCount: 40433, cachedContentTokenCount: 32768, toolUsePromptTokenCount: 50, thoughtsTokenCount: 50,
+    promptTokensDetails: [{ modality: 'TEXT', tokenCount: 40123 }], cacheTokensDetails: [{ modality: 'TEXT', tokenCount: 32768 }],
+  },
+  modelVersion: 'gemini-2.5-flash',
+  responseId: 'cached-resp-1',
+};
+
+/** A long-context call over 200k prompt tokens (Gemini 2.5 Pro's upper price tier). */
+export const GEMINI_LONG = {
+  candidates: [{ content: { parts: [{ text: 'Long answer.' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+  usageMetadata: { promptTokenCount: 250000, candidatesTokenCount: 1000, totalTokenCount: 251000, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 250000 }] },
+  modelVersion: 'gemini-2.5-pro',
+  responseId: 'long-resp-1',
+};
+
+/** streamGenerateContent?alt=sse: usage in every chunk, the final one in the chunk with finishReason. */
+export function geminiStream(): string[] {
+  const chunk = (text: string, usage: Record<string, unknown>, finish?: string) =>
+    `data: ${JSON.stringify({
+      candidates: [{ content: { parts: [{ text }], role: 'model' }, ...(finish ? { finishReason: finish } : {}), index: 0 }],
+      usageMetadata: usage,
+      modelVersion: 'gemini-2.5-flash',
+      responseId: 'stream-resp-1',
+    })}\r\n\r\n`;
+  return [
+    chunk('Hello', { promptTokenCount: 9, totalTokenCount: 9, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 9 }] }),
+    chunk(' from', { promptTokenCount: 9, totalTokenCount: 9, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 9 }] }),
+    chunk(' Gemini', { promptTokenCount: 9, totalTokenCount: 9, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 9 }] }),
+    chunk(' today', { promptTokenCount: 9, totalTokenCount: 9, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 9 }] }),
+    chunk('.', { promptTokenCount: 9, candidatesTokenCount: 4, totalTokenCount: 37, thoughtsTokenCount: 24, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 9 }] }, 'STOP'),
+  ];
+}

@@ -187,3 +187,26 @@ export function startBedrock(creds: { accessKeyId: string; secretAccessKey: stri
   });
   return up.then((u) => Object.assign(u, { get badSignatures() { return state.badSignatures; } }));
 }
+
+/** The Gemini API (and Vertex AI's publisher path): generateContent (pretty JSON, as Google sends it), streamGenerateContent?alt=sse, countTokens. */
+export function startGoogle(): Promise<Upstream> {
+  return start(async (req, res, u, mode) => {
+    if (mode === '429' || mode === '500') {
+      const status = Number(mode);
+      const body = { error: { code: status, message: status === 429 ? 'Resource has been exhausted (e.g. check quota).' : 'Internal error encountered.', status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'INTERNAL' } };
+      return json(res, status, body);
+    }
+    // Gemini's OpenAI-compatible endpoint (/v1beta/openai/chat/completions)
+    if (req.url.endsWith('/openai/chat/completions')) return json(res, 200, { ...F.OPENAI_CHAT, model: 'gemini-2.5-flash' });
+    const m = /\/models\/([^/:?]+):(generateContent|streamGenerateContent|countTokens)/.exec(req.url);
+    if (!m) return json(res, 404, { error: { code: 404, message: 'not found', status: 'NOT_FOUND' } });
+    const [, model, method] = m;
+    if (method === 'countTokens') return json(res, 200, { totalTokens: 31, promptTokensDetails: [{ modality: 'TEXT', tokenCount: 31 }] });
+    if (method === 'streamGenerateContent') return sse(res, u, F.geminiStream(), mode);
+    const body = model!.startsWith('gemini-2.5-pro') ? (mode === 'long' ? F.GEMINI_LONG : F.GEMINI_THINKING) : F.GEMINI_CACHED;
+    const text = JSON.stringify(body, null, 2) + '\n';
+    u.sent.push(text);
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+}
