@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './types.ts';
@@ -35,10 +36,11 @@ const SHARED_BUFFERS = '32MB';
  * short-lived child process, so the server opens an initialised directory at its normal size.
  */
 async function initDataDirInChild(dataDir: string): Promise<void> {
-  const pgliteUrl = import.meta.resolve('@electric-sql/pglite');
-  const code = `const { PGlite } = await import(${JSON.stringify(pgliteUrl)}); const db = await PGlite.create({ dataDir: process.argv[1] }); await db.close();`;
+  // createRequire, not import.meta.resolve: the latter is missing under vitest's module runner.
+  const pglitePath = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const code = `const { PGlite } = require(${JSON.stringify(pglitePath)}); PGlite.create({ dataDir: process.argv[1] }).then((db) => db.close());`;
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', code, dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     child.on('error', reject);
