@@ -14,6 +14,7 @@ import { accountsOf, createCollectorService, type CollectorService } from './ser
 import { registerCollectorRoutes, registerReconciliationRoutes, type CollectorInfo } from './routes.ts';
 import { reconcile, type ReconRow } from './reconcile.ts';
 import { DAY_MS, isoDay } from './service.ts';
+import { registerLivekitWebhook, sweepOpenTracks } from './livekit.ts';
 import type { CollectorName } from './providers.ts';
 
 export interface CollectorsDeps {
@@ -37,6 +38,7 @@ export interface Collectors {
   reconcile(date: Date, provider: string, tolerance?: number): Promise<ReconRow[]>;
   /** The daily reconciliation job's work for one day: publishes reconciliation.mismatch per model out of tolerance. */
   reconcileDay(date: Date): Promise<{ providers: number; mismatches: number }>;
+  sweepLivekit(): Promise<{ closed: number }>;
 }
 
 const DATA_LAG: Record<string, string> = {
@@ -128,7 +130,20 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
       reconcileDay(new Date(Math.floor(windowStart.getTime() / DAY_MS) * DAY_MS - DAY_MS)),
     );
   }
-  const c: Collectors = { service, list, reconcile: recon, reconcileDay };
+
+  // LiveKit webhook + the sweep that closes tracks left open past the maximum.
+  const lk = cfg.livekit;
+  const livekitCredentials = async () => {
+    if (lk.api_key && lk.api_secret) return { apiKey: lk.api_key, apiSecret: lk.api_secret };
+    const v = await d.secrets.get(lk.credential).catch(() => undefined);
+    const i = v ? v.indexOf(':') : -1;
+    return v && i > 0 ? { apiKey: v.slice(0, i), apiSecret: v.slice(i + 1) } : null;
+  };
+  registerLivekitWebhook(d.server, { db: d.db, events: d.events, clock: d.clock, logger: d.logger, credentials: livekitCredentials });
+  const sweepLivekit = () => sweepOpenTracks({ db: d.db, events: d.events, clock: d.clock }, lk.max_session_hours * 3_600_000);
+  d.jobs.scheduler.schedule('livekit.sweep', lk.sweep_schedule, 'UTC', () => sweepLivekit(), { catchUp: 1 });
+
+  const c: Collectors = { service, list, reconcile: recon, reconcileDay, sweepLivekit };
   byServer.set(d.server, c);
   return c;
 }
