@@ -15,6 +15,8 @@ import { registerCollectorRoutes, registerReconciliationRoutes, type CollectorIn
 import { reconcile, type ReconRow } from './reconcile.ts';
 import { DAY_MS, isoDay } from './service.ts';
 import { registerLivekitWebhook, sweepOpenTracks } from './livekit.ts';
+import { createHostMetrics } from './host-metrics.ts';
+import { hostname } from 'node:os';
 import type { CollectorName } from './providers.ts';
 
 export interface CollectorsDeps {
@@ -39,6 +41,7 @@ export interface Collectors {
   /** The daily reconciliation job's work for one day: publishes reconciliation.mismatch per model out of tolerance. */
   reconcileDay(date: Date): Promise<{ providers: number; mismatches: number }>;
   sweepLivekit(): Promise<{ closed: number }>;
+  hostMetrics: ReturnType<typeof createHostMetrics>;
 }
 
 const DATA_LAG: Record<string, string> = {
@@ -143,7 +146,12 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
   const sweepLivekit = () => sweepOpenTracks({ db: d.db, events: d.events, clock: d.clock }, lk.max_session_hours * 3_600_000);
   d.jobs.scheduler.schedule('livekit.sweep', lk.sweep_schedule, 'UTC', () => sweepLivekit(), { catchUp: 1 });
 
-  const c: Collectors = { service, list, reconcile: recon, reconcileDay, sweepLivekit };
+  // Host snapshots: only "now" matters, so no catch-up of missed windows.
+  const hm = cfg.host_metrics;
+  const hostMetrics = createHostMetrics({ db: d.db, events: d.events, host: hm.host ?? hostname(), procDir: hm.proc_dir, maxSessionMs: lk.max_session_hours * 3_600_000 });
+  if (hm.enabled) d.jobs.scheduler.schedule('host.metrics', hm.schedule, 'UTC', async ({ windowStart }) => (await hostMetrics.snapshot(windowStart)).data, { catchUp: 1 });
+
+  const c: Collectors = { service, list, reconcile: recon, reconcileDay, sweepLivekit, hostMetrics };
   byServer.set(d.server, c);
   return c;
 }
