@@ -36,7 +36,7 @@ export interface MeterRow {
   window_start: string;
   window_end: string;
   /** Integer for count / unique_count / concurrent_participants, decimal string otherwise. */
-  value: number | string;
+  value: string;
   [group: string]: string | number | null;
 }
 
@@ -152,7 +152,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
    * unaligned edges from raw events. Values and row presence are those of the former bucket meters:
    * a row per window and group with at least one event (llm_cost: at least one priced event).
    */
-  async function queryRollupMeter(m: Meter, q: MeterQuery, windows: Window[], row: (w: number, groups: Record<string, string | null>, value: number | string) => MeterRow): Promise<MeterRow[]> {
+  async function queryRollupMeter(m: Meter, q: MeterQuery, windows: Window[], row: (w: number, groups: Record<string, string | null>, value: string) => MeterRow): Promise<MeterRow[]> {
     const measure = LLM_ROLLUP_METERS[m.slug]!;
     const from = q.from.getTime();
     const to = q.to.getTime();
@@ -192,7 +192,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
     const out: MeterRow[] = [];
     for (const { w, groups, s } of parts) {
       if (s.requests.isZero()) continue;
-      if (measure === 'requests') out.push(row(w, groups, s.requests.toNumber()));
+      if (measure === 'requests') out.push(row(w, groups, s.requests.toFixed()));
       else if (measure === 'cost') {
         if (!s.priced.isZero()) out.push(row(w, groups, s.cost.toFixed()));
       } else if (measure === 'tokens') out.push(row(w, groups, s.input_tokens.plus(s.cache_read_tokens).plus(s.cache_write_tokens).plus(s.output_tokens).toFixed()));
@@ -257,7 +257,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       }
       const bounds = [...windows.map((w) => w.start), q.to];
       const out: MeterRow[] = [];
-      const row = (w: number, groups: Record<string, string | null>, value: number | string): MeterRow => ({
+      const row = (w: number, groups: Record<string, string | null>, value: string): MeterRow => ({
         window_start: formatInZone(q.tz, windows[w - 1]!.start),
         window_end: formatInZone(q.tz, windows[w - 1]!.end),
         ...groups,
@@ -269,7 +269,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
         const vals = mediaValues(m.slug as MediaMeter, sessions, windows.map((w) => [w.start.getTime(), w.end.getTime()]), q.groupBy, { now: clock.now().getTime(), maxMs });
         vals.sort((a, b) => a.w - b.w || JSON.stringify(q.groupBy.map((g) => a.groups[g])).localeCompare(JSON.stringify(q.groupBy.map((g) => b.groups[g]))));
         for (const v of vals) {
-          out.push(row(v.w, v.groups, m.slug === 'concurrent_participants' ? v.value : new Money(v.value).div(MINUTE_MS).toDecimalPlaces(6).toFixed()));
+          out.push(row(v.w, v.groups, m.slug === 'concurrent_participants' ? String(v.value) : new Money(v.value).div(MINUTE_MS).toDecimalPlaces(6).toFixed()));
         }
         return out;
       }
@@ -294,13 +294,13 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       const parts = await queryGeneric(db, { meter: m, from: q.from, to: q.to, bounds, groupBy: q.groupBy, filters: q.filters });
       for (const p of parts) {
         if (p.w < 1 || p.w > windows.length) continue;
-        let value: number | string | null;
+        let value: string | null;
         switch (m.aggregation) {
           case 'count':
-            value = Number(p.count);
+            value = String(p.count);
             break;
           case 'unique_count':
-            value = Number(p.distinct ?? 0);
+            value = String(p.distinct ?? 0);
             break;
           case 'sum':
             value = p.sum === null ? null : new Money(p.sum).toFixed();

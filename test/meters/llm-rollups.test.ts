@@ -6,7 +6,9 @@ import { fixedClock } from '../../src/shared/clock.ts';
 /**
  * The built-in llm_* meters are answered by the usage rollups. Their answers must equal what the
  * bucket-based meters returned on the same events: llm-baseline.json was recorded from the old
- * implementation (same events, same queries, both databases) and must not be regenerated.
+ * implementation (same events, same queries, both databases) and must not be regenerated. (Its
+ * llm_requests values were turned from JSON numbers into strings when every meter value became a
+ * decimal string, issue 13; nothing else changed.)
  */
 const BASELINE = new URL('./llm-baseline.json', import.meta.url);
 const SLUGS = ['llm_requests', 'llm_input_tokens', 'llm_output_tokens', 'llm_tokens', 'llm_cost'];

@@ -77,7 +77,7 @@ describe('media sessions', () => {
       { window_start: '2026-01-08T00:00:00Z', window_end: '2026-01-09T00:00:00Z', participant: 'carol', value: '60' },
       { window_start: '2026-01-08T00:00:00Z', window_end: '2026-01-09T00:00:00Z', participant: 'dave', value: '45' },
     ]);
-    expect(await q(app, 'concurrent_participants', day + '&filter[room]=r3')).toEqual([{ window_start: '2026-01-08T00:00:00Z', window_end: '2026-01-09T00:00:00Z', value: 2 }]);
+    expect(await q(app, 'concurrent_participants', day + '&filter[room]=r3')).toEqual([{ window_start: '2026-01-08T00:00:00Z', window_end: '2026-01-09T00:00:00Z', value: '2' }]);
   });
 
   it('caps a session with no end at the maximum duration (12 h by default)', async () => {
@@ -132,7 +132,7 @@ describe('seed 000: 50 video users × 5 h a day × 22 days', () => {
     const oneClass = await q(app, 'video_minutes', month + '&filter[room]=class-0');
     expect(oneClass[0]!.value).toBe('66000'); // = 1,100 video hours
     const peak = await q(app, 'concurrent_participants', 'from=2026-02-02T00:00:00%2B09:00&to=2026-02-03T00:00:00%2B09:00&tz=Asia/Seoul');
-    expect(peak[0]!.value).toBe(50);
+    expect(peak[0]!.value).toBe('50');
     expect((await q(app, 'participant_minutes', month))[0]!.value).toBe('330000');
   });
 });

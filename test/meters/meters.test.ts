@@ -69,8 +69,8 @@ describe('meters API', () => {
 
     const day = 'from=2026-01-05T00:00:00Z&to=2026-01-06T00:00:00Z';
     expect((await q(app, 'api_tokens', day))[0]!.value).toBe('45');
-    expect((await q(app, 'api_calls', day))[0]!.value).toBe(4);
-    expect((await q(app, 'api_users', day))[0]!.value).toBe(2);
+    expect((await q(app, 'api_calls', day))[0]!.value).toBe('4');
+    expect((await q(app, 'api_users', day))[0]!.value).toBe('2');
     expect((await q(app, 'api_ms_max', day))[0]!.value).toBe('7.5');
     expect((await q(app, 'api_ms_min', day))[0]!.value).toBe('1');
     expect((await q(app, 'api_last', day))[0]!.value).toBe('5');
@@ -78,19 +78,19 @@ describe('meters API', () => {
       { window_start: '2026-01-05T10:00:00Z', window_end: '2026-01-05T11:00:00Z', route: '/a', value: '40' },
       { window_start: '2026-01-05T11:00:00Z', window_end: '2026-01-05T12:00:00Z', route: '/b', value: '5' },
     ]);
-    expect(await q(app, 'api_calls', day + '&filter[route]=/b')).toEqual([{ window_start: '2026-01-05T00:00:00Z', window_end: '2026-01-06T00:00:00Z', value: 2 }]);
+    expect(await q(app, 'api_calls', day + '&filter[route]=/b')).toEqual([{ window_start: '2026-01-05T00:00:00Z', window_end: '2026-01-06T00:00:00Z', value: '2' }]);
 
     // New events (one late, one in a new bucket) flow in through ingest.
     await send(app, [ev('api.call', '2026-01-05T10:02:00Z', { tokens: 100, route: '/a', user: 'z' }), ev('api.call', '2026-01-05T23:59:00Z', { tokens: 1, route: '/c', user: 'x' })]);
     expect((await q(app, 'api_tokens', day))[0]!.value).toBe('146');
-    expect((await q(app, 'api_users', day))[0]!.value).toBe(3);
+    expect((await q(app, 'api_users', day))[0]!.value).toBe('3');
     expect((await q(app, 'api_last', day))[0]!.value).toBe('1');
   });
 
   it('answers unaligned ranges exactly (edges from raw, middle from buckets)', async () => {
     // 10:01 (10) and 10:02 (100) are before 10:10; 10:20 (30) after.
     expect((await q(app, 'api_tokens', 'from=2026-01-05T10:01:30Z&to=2026-01-05T10:25:00Z'))[0]!.value).toBe('130');
-    expect((await q(app, 'api_users', 'from=2026-01-05T10:01:30Z&to=2026-01-05T11:20:00Z'))[0]!.value).toBe(3);
+    expect((await q(app, 'api_users', 'from=2026-01-05T10:01:30Z&to=2026-01-05T11:20:00Z'))[0]!.value).toBe('3');
   });
 
   it('rejects unknown groups and filters by name; deletes API meters but not built-ins', async () => {
@@ -113,7 +113,7 @@ describe('meters API', () => {
     ]);
     const day = 'from=2026-01-07T00:00:00Z&to=2026-01-08T00:00:00Z';
     expect((await q(app, 'llm_tokens', day + '&filter[team]=red'))[0]!.value).toBe('170');
-    expect((await q(app, 'llm_requests', day))[0]!.value).toBe(2);
+    expect((await q(app, 'llm_requests', day))[0]!.value).toBe('2');
     expect(await q(app, 'llm_cost', day + '&group_by=team')).toEqual([
       { window_start: '2026-01-07T00:00:00Z', window_end: '2026-01-08T00:00:00Z', team: 'blue', value: '0.1' },
       { window_start: '2026-01-07T00:00:00Z', window_end: '2026-01-08T00:00:00Z', team: 'red', value: '0.0125' },
