@@ -51,6 +51,8 @@ export interface MeterReader {
   eventTypes(slug: string): Promise<string[] | null>;
   /** The meter's total over [from, to). Decimal string. */
   total(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>): Promise<string>;
+  /** The meter's total over [from, to) per value of one group (rules that differ only in it share a query). */
+  totalsBy(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>, group: string): Promise<Map<string, string>>;
   /** The meter per local day over [from, to), oldest first. */
   daily(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>): Promise<string[]>;
 }
@@ -398,23 +400,39 @@ export function alertService(d: AlertDeps): AlertService {
     return { start: startOf(tz, period, now), end: startOfNext(tz, period, now) };
   }
 
-  /** Budget candidates for these rules; rules reading the same total share one query. */
+  /**
+   * Budget candidates for these rules. Rules reading the same total share one query, and rules
+   * that differ only in their subject filter share one query grouped by subject, so 1,000
+   * per-user budgets cost one round trip, not 1,000.
+   */
   async function budgetEval(list: Rule[], now: Date): Promise<Candidate[]> {
-    if (!d.meters || !list.length) return [];
-    const totals = new Map<string, Promise<string>>();
-    const out: Candidate[] = [];
+    const meters = d.meters;
+    if (!meters || !list.length) return [];
+    const groups = new Map<string, { c: BudgetCondition; tz: string; p: { start: Date; end: Date }; filters: Record<string, string[]>; rules: Rule[] }>();
     for (const r of list) {
       const c = r.condition as BudgetCondition;
       const tz = c.tz ?? d.tz;
       const p = periodOf(c.period, tz, now);
-      const filters = budgetFilters(r.filter);
-      const k = JSON.stringify([c.meter, tz, p.start.getTime(), filters]);
-      if (!totals.has(k)) totals.set(k, d.meters.total(c.meter, p.start, now, tz, filters));
+      const { subject: _s, ...filters } = budgetFilters(r.filter);
+      const k = JSON.stringify([c.meter, tz, p.start.getTime(), filters, r.filter.subject === undefined]);
+      if (!groups.has(k)) groups.set(k, { c, tz, p, filters, rules: [] });
+      groups.get(k)!.rules.push(r);
+    }
+    const out: Candidate[] = [];
+    for (const g of groups.values()) {
+      const period = { start: g.p.start.toISOString(), end: g.p.end.toISOString() };
       try {
-        const total = await totals.get(k)!;
-        out.push(...budgetCandidates(r, total, { start: p.start.toISOString(), end: p.end.toISOString() }, now));
+        const bySubject = g.rules[0]!.filter.subject !== undefined;
+        if (!bySubject) {
+          const total = await meters.total(g.c.meter, g.p.start, now, g.tz, g.filters);
+          for (const r of g.rules) out.push(...budgetCandidates(r, total, period, now));
+        } else {
+          const subjects = [...new Set(g.rules.map((r) => r.filter.subject!))];
+          const totals = await meters.totalsBy(g.c.meter, g.p.start, now, g.tz, { ...g.filters, subject: subjects }, 'subject');
+          for (const r of g.rules) out.push(...budgetCandidates(r, totals.get(r.filter.subject!) ?? '0', period, now));
+        }
       } catch (err) {
-        logger.warn({ err, rule: r.id }, 'alerts: could not read a budget total');
+        logger.warn({ err, rules: g.rules.map((r) => r.id) }, 'alerts: could not read a budget total');
       }
     }
     return out;

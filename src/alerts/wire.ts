@@ -40,6 +40,17 @@ export function meterReader(meters: MeterService): MeterReader {
       if (!(from < to)) return '0';
       return sum(await meters.query(slug, { from, to, window: 'none', tz, groupBy: [], filters })).toString();
     },
+    async totalsBy(slug, from, to, tz, filters, group) {
+      const out = new Map<string, string>();
+      if (!(from < to)) return out;
+      const sums = new Map<string, Money>();
+      for (const r of await meters.query(slug, { from, to, window: 'none', tz, groupBy: [group], filters })) {
+        const k = String(r[group] ?? '');
+        sums.set(k, (sums.get(k) ?? new Money(0)).plus(String(r.value)));
+      }
+      for (const [k, v] of sums) out.set(k, v.toString());
+      return out;
+    },
     async daily(slug, from, to, tz, filters) {
       if (!(from < to)) return [];
       return (await meters.query(slug, { from, to, window: 'day', tz, groupBy: [], filters })).map((r) => String(r.value));

@@ -125,4 +125,14 @@ describe('e-mail, in-app notifications and budgets', () => {
     const h = await app.request('GET', '/v1/alerts/history');
     expect(h.body.data).toHaveLength(3);
   });
+
+  it('per-subject budgets share one grouped read and fire for their own subject only', async () => {
+    const mk = (subject: string) =>
+      app.request('POST', '/v1/alerts/rules', { body: { name: `budget ${subject}`, on: 'budget.amount', filter: { subject }, condition: { meter: 'llm_tokens', amount: 300, period: 'day' }, channels: [{ type: 'in_app' }] } });
+    for (const s of ['user-1', 'user-2', 'user-3']) expect((await mk(s)).status).toBe(201);
+    const evs = [llmEvent('a1'), llmEvent('a2'), llmEvent('b1', { subject: 'user-2' })].map((e) => ({ ...e, time: '2026-01-15T09:00:00Z' }));
+    expect((await app.request('POST', '/v1/events', { body: evs })).status).toBe(202);
+    const fired = await alertsOf(app.tg).flush();
+    expect(fired.map((f) => [f.subject, f.value])).toEqual([['user-1', '300']]);
+  });
 });
