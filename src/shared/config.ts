@@ -9,6 +9,7 @@ import { gatewayConfigSchema, GATEWAY_ENV } from '../gateway/config.ts';
 import { secretsConfigSchema, SECRETS_ENV } from '../secrets/config.ts';
 import { pricingConfigSchema, PRICING_ENV } from '../pricing/config.ts';
 import { quotasConfigSchema, QUOTAS_ENV } from '../quotas/config.ts';
+import { alertsConfigSchema, ALERTS_ENV } from '../alerts/config.ts';
 
 /**
  * Configuration: `tollgate.config.yaml` (or the file TOLLGATE_CONFIG names) overlaid by environment
@@ -48,6 +49,7 @@ export const configSchema = z
     secrets: secretsConfigSchema,
     pricing: pricingConfigSchema,
     quotas: quotasConfigSchema,
+    alerts: alertsConfigSchema,
     jobs: jobsConfigSchema,
     collectors: collectorsConfigSchema,
   })
@@ -72,6 +74,7 @@ const ENV: Array<[string, string[]]> = [
   ...SECRETS_ENV,
   ...PRICING_ENV,
   ...QUOTAS_ENV,
+  ...ALERTS_ENV,
   ...JOBS_ENV,
   ...COLLECTORS_ENV,
 ];
