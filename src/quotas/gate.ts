@@ -9,13 +9,42 @@ import type { QuotaService } from './service.ts';
 const NOTHING: QuotaLease = Object.freeze({ settle() {}, release() {} });
 const ALLOWED = Object.freeze({ decision: Object.freeze({ allowed: true, level: 'ok' as const }), lease: NOTHING });
 
-/** How much of an entitlement's meter a call is expected to use, and did use. */
-export function estimateFor(meter: string, est: QuotaEstimate): string {
+/** Token counts a price is asked for (the pricing domain's `Usage`, narrowed). */
+export interface PricedUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+}
+
+/**
+ * The one thing quotas need from pricing: the cost of some tokens of a model at an instant, or
+ * null when the model has no price. Passed in at wiring (app.ts adapts `pricingOf(tg).engine.price`).
+ */
+export type CostQuote = (q: { provider: string; model: string; team: string | null; at: Date; usage: PricedUsage }) => string | null;
+
+const TOKENS0: PricedUsage = { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0 };
+
+/**
+ * How much of an entitlement's meter a call is expected to use. For `llm_cost` the estimate's
+ * tokens are priced twice — all as input, all as output — and the larger taken: the real cost
+ * (input × its price + output × its price + cache classes, each priced at most like output or
+ * input) can never be more, so the estimate is an upper bound like the token estimate is.
+ * An unpriced model reserves 0 (its event is flagged unpriced and counts once repriced).
+ */
+export function estimateFor(meter: string, est: QuotaEstimate, price?: (u: PricedUsage) => string | null): string {
   if (meter === 'llm_tokens' || meter === 'llm_input_tokens' || meter === 'llm_output_tokens') return String(Math.max(0, Math.ceil(est.tokens)));
   if (meter === 'llm_requests') return '1';
+  if (meter === 'llm_cost' && price) {
+    const n = Math.max(0, Math.ceil(est.tokens));
+    const asIn = price({ ...TOKENS0, input_tokens: n });
+    const asOut = price({ ...TOKENS0, output_tokens: n });
+    if (asIn === null || asOut === null) return '0';
+    return Money.max(asIn, asOut).toFixed();
+  }
   return '0';
 }
-export function actualFor(meter: string, a: QuotaActual): string {
+export function actualFor(meter: string, a: QuotaActual, price?: (u: PricedUsage) => string | null): string {
   switch (meter) {
     case 'llm_tokens':
       return String(a.input_tokens + a.output_tokens + a.cache_read_tokens + a.cache_write_tokens);
@@ -26,7 +55,7 @@ export function actualFor(meter: string, a: QuotaActual): string {
     case 'llm_requests':
       return '1';
     case 'llm_cost':
-      return a.cost ?? '0';
+      return a.cost ?? (price ? (price({ input_tokens: a.input_tokens, output_tokens: a.output_tokens, cache_read_tokens: a.cache_read_tokens, cache_write_tokens: a.cache_write_tokens }) ?? '0') : '0');
     default:
       return '0';
   }
@@ -44,7 +73,7 @@ export function matches(e: Entitlement, ctx: QuotaContext): boolean {
  * estimate in each matching entitlement with one locked statement per entitlement (exact across
  * processes), and its lease settles or releases it exactly once.
  */
-export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number }): QuotaGate {
+export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number; price?: CostQuote }): QuotaGate {
   const { quotas } = o;
   const ents = ttlCache<string, Entitlement[]>({
     clock: o.clock,
@@ -61,8 +90,13 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
     return { decision: { allowed: false, level: 'blocked', message: 'the quota store is unreachable; calls are refused until it is back (quotas.fail_open)' }, lease: NOTHING };
   };
 
-  async function take(list: Entitlement[], est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
-    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est), quotas.config.reservation_ttl_s);
+  /** The call's prices (llm_cost entitlements), at the instant asked. */
+  const pricer = (ctx: QuotaContext) =>
+    o.price ? (usage: PricedUsage) => o.price!({ provider: ctx.provider, model: ctx.model, team: ctx.team, at: o.clock.now(), usage }) : undefined;
+
+  async function take(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
+    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
+    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est, price), quotas.config.reservation_ttl_s);
     const c = r.out;
     const remainingPercent = c.percent === null ? undefined : Money.max(0, new Money(1).minus(c.percent)).times(100).toDecimalPlaces(2).toFixed();
     const decision: QuotaDecision = {
@@ -82,7 +116,7 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
       settle(actual) {
         if (done) return;
         done = true;
-        quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', actual)).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not settle a quota reservation (it expires by its ttl)'));
+        quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', actual, price)).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not settle a quota reservation (it expires by its ttl)'));
       },
       release() {
         if (done) return;
@@ -103,7 +137,7 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
       }
       const go = (l: Entitlement[]) => {
         const hit = l.filter((e) => matches(e, ctx));
-        return hit.length ? take(hit, est).catch(failed) : ALLOWED;
+        return hit.length ? take(hit, ctx, est).catch(failed) : ALLOWED;
       };
       return isPromise(list) ? list.then(go, failed) : go(list);
     },

@@ -11,7 +11,7 @@ import type { QuotasConfigInput } from './config.ts';
 import { quotaService, type QuotaService } from './service.ts';
 import { quotaMetrics } from './metrics.ts';
 import { registerQuotaRoutes } from './routes.ts';
-import { quotaGate } from './gate.ts';
+import { quotaGate, type CostQuote } from './gate.ts';
 
 const byServer = new WeakMap<object, { service: QuotaService; gate: QuotaGate }>();
 
@@ -23,12 +23,12 @@ export function quotasOf(tg: { server: App }): { service: QuotaService; gate: Qu
 }
 
 /** The one call from src/app.ts: service, routes, the gateway gate, the reservation sweep. */
-export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void) => void }) {
+export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void) => void; price?: CostQuote }) {
   let service: QuotaService;
   const metrics = quotaMetrics(d.metrics, () => service.store.openReservations());
   service = quotaService(d.db, d.clock, d.logger, { meters: d.meters, signals: d.signals, metrics, config: d.config });
   registerQuotaRoutes(d.server, { keys: d.keys, quotas: service, defaultTz: d.tz });
-  const gate = quotaGate({ quotas: service, clock: d.clock, logger: d.logger, failOpen: service.config.fail_open, ttlMs: service.config.snapshot_ttl_ms });
+  const gate = quotaGate({ quotas: service, clock: d.clock, logger: d.logger, failOpen: service.config.fail_open, ttlMs: service.config.snapshot_ttl_ms, price: d.price });
   const timer = setInterval(() => service.sweep().catch((err) => d.logger.warn({ err }, 'quota reservation sweep failed')), service.config.sweep_interval_ms);
   timer.unref();
   d.onClose(() => clearInterval(timer));
