@@ -98,7 +98,12 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   wireGateway({ config: config.gateway, bodyLimit: config.ingest.body_limit_bytes, db, server, keys, events, hooks, secrets, metrics, clock, logger });
 
   // quotas: entitlements, grants, budgets, reservations, the gateway's quota gate (src/quotas; quotasOf(tg))
-  const quotas = wireQuotas({ server, db, keys, clock, logger, signals, metrics, meters, tz: config.tz, config: config.quotas, onClose: (fn) => closers.push(fn) });
+  const prices = (await import('./pricing/index.ts')).pricingOf({ server }).engine; // cost budgets price the gateway's estimate and actual
+  const price = (q: { provider: string; model: string; team: string | null; at: Date; usage: { input_tokens: number; output_tokens: number } }) => {
+    const o = prices.price({ provider: q.provider, model: q.model, team: q.team, time: q.at, usage: q.usage });
+    return o.priced ? o.cost : null;
+  };
+  const quotas = wireQuotas({ server, db, keys, clock, logger, signals, metrics, meters, tz: config.tz, config: config.quotas, onClose: (fn) => closers.push(fn), price });
   gatewayOf({ server }).setQuotaGate(quotas.gate);
 
   // collectors (provider usage, reconciliation, LiveKit webhook, host snapshots) + jobs API (src/collectors, src/jobs); collectorsOf(tg)
