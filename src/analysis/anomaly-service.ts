@@ -106,10 +106,13 @@ async function driversFor(
 ): Promise<Driver[]> {
   const inputs = [];
   for (const dim of DRIVER_DIMS.filter((d) => d !== p.groupBy)) {
-    const rows = await rollups.ranges(windows, p.groupBy ? [p.groupBy, dim] : [dim], bind, p.tz);
+    // Narrowed to the anomaly's group in the query when its value is not null (null is no filter value).
+    const value = p.groupBy ? (group[p.groupBy] ?? null) : null;
+    const filters = p.groupBy && value !== null ? { [p.groupBy]: [value] } : {};
+    const rows = await rollups.ranges(windows, p.groupBy ? [p.groupBy, dim] : [dim], bind, p.tz, filters);
     const byValue = new Map<string | null, number[]>();
     for (const r of rows) {
-      if (p.groupBy && (r.dims[p.groupBy] ?? null) !== (group[p.groupBy] ?? null)) continue;
+      if (p.groupBy && (r.dims[p.groupBy] ?? null) !== value) continue;
       const v = r.dims[dim] ?? null;
       let a = byValue.get(v);
       if (!a) byValue.set(v, (a = new Array<number>(windows.length).fill(0)));

@@ -41,7 +41,7 @@ export interface RollupService {
     bind?: Binding,
   ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<Record<string, unknown> & { totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
   /** Sums of several independent ranges at once (summary cards), optionally grouped; `tz` is the zone they were cut in. */
-  ranges(ranges: Window[], groupBy: Dim[], bind?: Binding, tz?: string): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
+  ranges(ranges: Window[], groupBy: Dim[], bind?: Binding, tz?: string, filters?: Partial<Record<Dim, string[]>>): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
   /**
    * At start: makes the report-zone grains match the configured zone. When the zone changed (or is
    * new), drops the old zone's rows and rebuilds the new zone's from the raw events still stored;
@@ -377,8 +377,8 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
       };
     },
 
-    async ranges(ranges, groupBy, bind, tz = 'UTC') {
-      const filters = boundFilters({}, bind);
+    async ranges(ranges, groupBy, bind, tz = 'UTC', asked = {}) {
+      const filters = boundFilters(asked, bind);
       const rows = await run(ranges, groupBy, filters, tz);
       return rows.map((r) => ({ w: r.w, dims: r.dims, ...measuresOf(r) }));
     },
