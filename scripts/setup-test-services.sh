@@ -35,3 +35,11 @@ if ! psql "$PGURL" -Atc 'select 1' >/dev/null 2>&1; then
 fi
 psql "$PGURL" -Atc 'select 1' >/dev/null || { echo "setup: cannot connect to $PGURL" >&2; exit 1; }
 echo "setup: PostgreSQL ready on 127.0.0.1:5432"
+
+# The dashboard's browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Chromium (Debian package) for the dashboard's browser tests"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+[ -x /usr/bin/chromium ] && echo "setup: Chromium ready at /usr/bin/chromium"

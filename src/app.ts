@@ -116,6 +116,9 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   // analysis: /v1/summary, /v1/analysis/* (forecast, anomalies + job analysis.anomalies, correlation, predict, trends, suggestions, efficiency) (src/analysis)
   (await import('./analysis/index.ts')).wireAnalysis({ server, db, keys, clock, tz: config.tz, rollups, meters, signals, scheduler: jobs.scheduler, logger });
 
+  // dashboard: the web app at /, POST/GET/DELETE /v1/session (cookie), GET /v1/stream (SSE; publishes usage.ingested after commit) (src/dashboard)
+  await (await import('./dashboard/wire.ts')).wireDashboard({ server, keys, hooks, signals, clock, logger, tz: config.tz, databaseUrl: config.database_url, dbKind: db.kind, onClose: (fn) => closers.push(() => void fn()) });
+
   const flush = setInterval(() => keys.flushUsage().catch((err) => logger.warn({ err }, 'could not record key usage')), 30_000);
   flush.unref();
 

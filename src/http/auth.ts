@@ -24,6 +24,22 @@ export function bearerToken(req: { headers: IncomingHttpHeaders }): string | und
   return typeof x === 'string' && x ? x : undefined;
 }
 
+/** The dashboard's session cookie (src/dashboard/session.ts): the signed-in key, HttpOnly + SameSite=Strict. */
+export const SESSION_COOKIE = 'tg_session';
+/** The header a write made with the session cookie must carry (a cross-site form or image cannot send it). */
+export const CSRF_HEADER = 'x-tollgate-csrf';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function sessionToken(req: { headers: IncomingHttpHeaders }): string | undefined {
+  const m = /(?:^|;\s*)tg_session=([^;]+)/.exec(req.headers.cookie ?? '');
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a route's auth hook demands; kept on the hook so the server and tests can see it. */
 export interface AuthRequirement {
   scope: Scope;
@@ -42,7 +58,10 @@ export type AuthHook = ((req: FastifyRequest, reply: FastifyReply) => Promise<vo
 export function requireScope(keys: KeyService, scope: Scope, opts: { allowBound?: boolean } = {}): AuthHook {
   const requirement: AuthRequirement = { scope, allowBound: opts.allowBound ?? false };
   const hook = async (req: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(req);
+    let token = bearerToken(req);
+    if (!token && (token = sessionToken(req)) && !SAFE_METHODS.has(req.method) && !req.headers[CSRF_HEADER]) {
+      throw new ApiError('permission_denied', 'CSRF_HEADER_REQUIRED', `a write signed in with the session cookie needs the "${CSRF_HEADER}: 1" header`, CSRF_HEADER);
+    }
     if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send an API key as "Authorization: Bearer <key>"');
     const p = await keys.authenticate(token);
     if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the API key is not valid or has been revoked');
