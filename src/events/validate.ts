@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Ajv } from 'ajv';
+import { SUPPORTED_RANGE, inSupportedRange } from '../shared/time.ts';
 
 /**
  * Validation of CloudEvents 1.0 envelopes and the built-in types' data. Pure: raw JSON in, a
@@ -275,6 +276,7 @@ export function validateEvent(raw: unknown): Validation {
   if (typeof e.time !== 'string') return fail(e, 'time', 'is required and must be an RFC 3339 timestamp');
   const time = parseRfc3339(e.time);
   if (!time) return fail(e, 'time', `must be an RFC 3339 timestamp such as 2026-01-09T12:00:00Z (got ${JSON.stringify(e.time).slice(0, 64)})`);
+  if (!inSupportedRange(time)) return fail(e, 'time', `must be within the supported range ${SUPPORTED_RANGE} (got ${time.toISOString()})`);
   if (!('data' in e) || e.data === undefined) return fail(e, 'data', 'is required');
   if (e.datacontenttype !== undefined && typeof e.datacontenttype !== 'string') return fail(e, 'datacontenttype', 'must be a string');
   const type = e.type as string;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { configOrExit, fail, withDb } from '../cli/common.ts';
 import { parseRfc3339 } from '../events/validate.ts';
 import { rollupService } from './service.ts';
+import { SUPPORTED_RANGE, inSupportedRange } from '../shared/time.ts';
 
 /** `tollgate rollups rebuild --from --to`: recompute rollups from raw events (backfill). */
 export function rollupsCommand(program: Command) {
@@ -19,6 +20,7 @@ export function rollupsCommand(program: Command) {
       const to = parseRfc3339(o.to);
       if (!from) fail('--from must be an RFC 3339 timestamp such as 2026-01-01T00:00:00Z', 2);
       if (!to) fail('--to must be an RFC 3339 timestamp such as 2026-02-01T00:00:00Z', 2);
+      if (!inSupportedRange(from) || !inSupportedRange(to)) fail(`--from and --to must be within ${SUPPORTED_RANGE}`, 2);
       if (!(from < to)) fail('--from must be before --to', 2);
       const config = configOrExit();
       await withDb(config, async (db) => {

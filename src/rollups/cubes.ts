@@ -154,8 +154,11 @@ export function decomposeSigned(start: number, end: number, grains: readonly Gra
   const de = eFloor === end ? end : nextGrain(eFloor, day, zone);
   let best: SignedPiece[] | null = null;
   let bestCount = Infinity;
-  for (const left of ds < start ? [false, true] : [false]) {
-    for (const right of de > end ? [false, true] : [false]) {
+  // A day that starts off the 15-minute grid (a historical local-mean-time offset, e.g.
+  // Kiritimati's −10:40 before 1979) has no day bucket to subtract from: read that edge plainly.
+  const onGrid = (t: number) => t % QUARTER_HOUR === 0;
+  for (const left of ds < start && onGrid(ds) ? [false, true] : [false]) {
+    for (const right of de > end && onGrid(de) ? [false, true] : [false]) {
       const s = left ? ds : start;
       const e = right ? de : end;
       const pieces: SignedPiece[] = plus(decompose(s, e, grains, zone));

@@ -141,6 +141,9 @@ const DRAIN_BATCHES = 100;
  * the earlier one: the label differs, the events in the day do not.) A zone failing this gets no
  * zone grains; its queries read UTC buckets, exactly as before.
  */
+/** The years zoneDisagreement checks; report-zone buckets answer only inside them. */
+const ZONE_CHECKED: readonly [number, number] = [Date.UTC(2000, 0, 1), Date.UTC(2041, 0, 1)];
+
 export async function zoneDisagreement(q: Queryable, zone: string): Promise<string | null> {
   const r = await q.query<{ d: string; t: Date | string }>(
     `SELECT to_char(d, 'YYYY-MM-DD') AS d, (d::timestamp AT TIME ZONE ${zoneLiteral(zone)}) AS t
@@ -217,13 +220,22 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
 
   /**
    * A window's buckets: in the report zone, its own day and month buckets from the day they are
-   * complete (zoneSince), UTC ones before; in any other zone, UTC ones.
+   * complete (zoneSince) and within the years zoneDisagreement checked (ZONE_CHECKED), UTC ones
+   * (plus 15-minute edges, exact in any zone) outside; in any other zone, UTC ones. Outside the
+   * checked years a zone may have off-grid days (Kiritimati was −10:40 until 1979), and walking
+   * its days over centuries cost one Intl call per step (a 1970–9999 query took 90 s).
    */
   function piecesOf(cube: (typeof CUBES)[number], tz: string, start: number, end: number): SignedPiece[] {
     const utc = queryGrains(cube, 'UTC', zone);
     if (zone === null || tz !== zone) return decomposeSigned(start, end, utc);
-    const cut = Math.min(Math.max(start, zoneSince), end);
-    return [...(cut > start ? decomposeSigned(start, cut, utc) : []), ...(end > cut ? decomposeSigned(cut, end, queryGrains(cube, tz, zone), zone) : [])];
+    const clamp = (t: number) => Math.min(Math.max(t, start), end);
+    const a = clamp(Math.max(zoneSince, ZONE_CHECKED[0]));
+    const b = Math.max(a, clamp(ZONE_CHECKED[1]));
+    return [
+      ...(a > start ? decomposeSigned(start, a, utc) : []),
+      ...(b > a ? decomposeSigned(a, b, queryGrains(cube, tz, zone), zone) : []),
+      ...(end > b ? decomposeSigned(b, end, utc) : []),
+    ];
   }
 
   async function run(windows: Window[], groupBy: Dim[], filters: Partial<Record<Dim, string[]>>, tz: string, top?: { measure: TopMeasure; limit: number }) {

@@ -21,6 +21,17 @@ export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 export const QUARTER_HOUR = 15 * MINUTE;
 
+/**
+ * The instants Tollgate accepts (query parameters and event times; docs/foundation.md): from the
+ * Unix epoch to 9999-01-01T00:00:00Z, inclusive. Past it, a window end or a day in a +14:00 zone
+ * would fall in year 10000, which neither PostgreSQL's input format nor ISO strings carry (those
+ * queries answered 500); before 1970 there is no usage to meter.
+ */
+export const SUPPORTED_FROM = Date.UTC(1970, 0, 1);
+export const SUPPORTED_TO = Date.UTC(9999, 0, 1);
+export const SUPPORTED_RANGE = '1970-01-01T00:00:00Z .. 9999-01-01T00:00:00Z';
+export const inSupportedRange = (d: Date): boolean => d.getTime() >= SUPPORTED_FROM && d.getTime() <= SUPPORTED_TO;
+
 export function isValidZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
