@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { openai as openaiSpec, asksForUsage } from '../gateway/providers/openai/index.ts';
 import { anthropic as anthropicSpec } from '../gateway/providers/anthropic/index.ts';
-import { newAcc, type Operation, type ProviderSpec, type Usage } from '../gateway/usage.ts';
-import { estimateInput, estimateText } from '../gateway/estimate.ts';
+import { newAcc, type Operation, type ProviderSpec, type Usage } from '../gateway/providers/usage.ts';
+import { estimateInput, estimateText } from '../gateway/providers/estimate.ts';
 import type { IngestClient } from './ingest.ts';
 
 /** Attribution for every call a wrapped client makes (the same fields the gateway records). */

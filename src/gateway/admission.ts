@@ -9,7 +9,7 @@ import { allows, type KeyPolicy, type PolicyService } from './policy.ts';
 import { allowAll, noLease, quotaHeaders, type QuotaDecision, type QuotaGate, type QuotaLease } from './quota.ts';
 import { estimateCallTokens } from './estimate.ts';
 import { apiOf } from './providers/index.ts';
-import { obj } from './usage.ts';
+import { obj } from './providers/usage.ts';
 import type { Call, CallSpec, GatewayRequest } from './call.ts';
 
 /**

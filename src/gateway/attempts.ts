@@ -10,7 +10,7 @@ import type { Credentials } from './credentials.ts';
 import type { RecordStage } from './record.ts';
 import { StreamRelay } from './relay.ts';
 import { UpstreamCall } from './upstream.ts';
-import type { Usage } from './usage.ts';
+import type { Usage } from './providers/usage.ts';
 import { errorText, newTimeout, responseHeaders, Timeout, type Call, type ClientSide, type GatewayReply, type GatewayRequest, type TrackedResponse } from './call.ts';
 
 const RETRYABLE = (status: number) => status === 429 || status >= 500;

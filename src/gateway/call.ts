@@ -3,7 +3,7 @@ import type { ResolvedRoute } from './config.ts';
 import type { CallShape } from './providers/types.ts';
 import type { QuotaLease } from './quota.ts';
 import type { UpstreamCall, UpstreamHeaders } from './upstream.ts';
-import type { Operation } from './usage.ts';
+import type { Operation } from './providers/usage.ts';
 
 /** What the handler reads of a request: Fastify's request, or the direct route's plain one. */
 export interface GatewayRequest {

@@ -1,46 +1,8 @@
 /**
- * Token estimates for streams that ended without usage (client gone, upstream failure). The
- * tokenizer (o200k_base, ~MBs of tables) is loaded only the first time an estimate is needed.
+ * The quota reservation's estimate of a call (the tokenizer and the prompt-text reader live in
+ * providers/estimate.ts, shared with the SDK).
  */
-let counter: Promise<(s: string) => number> | undefined;
-/** The counter once loaded: estimates on the quota path then answer synchronously. */
-let loaded: ((s: string) => number) | undefined;
-
-export function loadCounter(): Promise<(s: string) => number> {
-  return (counter ??= import('gpt-tokenizer').then((m) => (loaded = (s: string) => (s ? m.countTokens(s) : 0))));
-}
-
-const TEXT_KEYS = new Set(['content', 'text', 'input', 'instructions', 'system', 'prompt', 'arguments', 'thinking']);
-
-/** Pure: the prompt text of a request body (every string under content/text/input/system/…). */
-export function requestText(body: unknown): { text: string; messages: number } {
-  const parts: string[] = [];
-  let messages = 0;
-  const walk = (v: unknown, take: boolean) => {
-    if (typeof v === 'string') {
-      if (take) parts.push(v);
-    } else if (Array.isArray(v)) for (const x of v) walk(x, take);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (k === 'messages' && Array.isArray(x)) messages += x.length;
-        walk(x, take || TEXT_KEYS.has(k));
-      }
-    }
-  };
-  walk(body, false);
-  return { text: parts.join('\n'), messages };
-}
-
-/** Estimated input tokens of a request: its text plus ~4 tokens of framing per message. */
-export async function estimateInput(body: unknown): Promise<number> {
-  const count = await loadCounter();
-  const { text, messages } = requestText(body);
-  return count(text) + 4 * messages;
-}
-
-export async function estimateText(text: string): Promise<number> {
-  return (await loadCounter())(text);
-}
+import { countInput, loadCounter, loadedCounter } from './providers/estimate.ts';
 
 /** Output cap assumed when the request sets none (the quota reservation must not be zero). */
 export const DEFAULT_OUTPUT_CAP = 4096;
@@ -60,9 +22,7 @@ export function requestedOutputCap(body: Record<string, any>): number | undefine
  */
 export function estimateCallTokens(body: Record<string, any>, _model: string): number | Promise<number> {
   const out = requestedOutputCap(body) ?? DEFAULT_OUTPUT_CAP;
-  const count = (c: (s: string) => number) => {
-    const { text, messages } = requestText(body);
-    return c(text) + 4 * messages + out;
-  };
+  const count = (c: (s: string) => number) => countInput(c, body) + out;
+  const loaded = loadedCounter();
   return loaded ? count(loaded) : loadCounter().then(count);
 }

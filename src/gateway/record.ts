@@ -5,8 +5,8 @@ import type { ResolvedProvider } from './config.ts';
 import type { Recorder } from './recorder.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { QuotaLease } from './quota.ts';
-import { estimateInput, estimateText } from './estimate.ts';
-import type { StreamAcc, Usage } from './usage.ts';
+import { estimateInput, estimateText } from './providers/estimate.ts';
+import type { StreamAcc, Usage } from './providers/usage.ts';
 import type { Call } from './call.ts';
 
 export const EVENT_SOURCE = 'tollgate-gateway';

@@ -6,7 +6,7 @@ import type { UpstreamRequest } from './providers/types.ts';
 import { hideUsage } from './providers/openai/index.ts';
 import { AwsEventStreamSplitter, chunkToSse } from './providers/bedrock/index.ts';
 import { SseSplitter, type RawSse } from './sse.ts';
-import { newAcc, type StreamAcc } from './usage.ts';
+import { newAcc, type StreamAcc } from './providers/usage.ts';
 import type { BodySink, UpstreamCall } from './upstream.ts';
 import type { RecordStage } from './record.ts';
 import { errorText, responseHeaders, type Call, type ClientSide } from './call.ts';

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { SseEvent } from './usage.ts';
+import type { SseEvent } from './providers/usage.ts';
 
 /** One complete server-sent event: its exact text (terminator included) and its parsed fields. */
 export interface RawSse extends SseEvent {

@@ -1,5 +1,5 @@
 import type { ResolvedProvider } from '../config.ts';
-import { obj } from '../usage.ts';
+import { obj } from './usage.ts';
 import type { BuildInput } from './types.ts';
 
 /** Helpers every provider's build() shares: forwarded headers, base URLs, the request body. */

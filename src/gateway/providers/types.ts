@@ -1,5 +1,5 @@
 import type { ProviderConfig, ResolvedProvider } from '../config.ts';
-import type { Operation, ProviderSpec, Usage } from '../usage.ts';
+import type { Operation, ProviderSpec, Usage } from './usage.ts';
 
 /** The client APIs a route can speak (its `api`); each is mounted at `/<route>/…`. */
 export type ApiName = 'openai' | 'anthropic' | 'bedrock' | 'google';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { anthropic } from './index.ts';
-import { newAcc } from '../../usage.ts';
+import { newAcc } from '../usage.ts';
 import { SseSplitter } from '../../sse.ts';
 import { ANTHROPIC_MESSAGE, anthropicStream } from '../../../../test/gateway/upstream/fixtures.ts';
 

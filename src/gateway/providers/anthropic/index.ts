@@ -1,4 +1,4 @@
-import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../usage.ts';
 import { baseOf, forwardHeaders, serialise, withQuery } from '../request.ts';
 import type { ApiSpec, ProviderFamily } from '../types.ts';
 

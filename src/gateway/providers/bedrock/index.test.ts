@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bedrock, AwsEventStreamSplitter, encodeAwsEvent, chunkToSse, usageFromHeaders, bedrockPath } from './index.ts';
-import { newAcc } from '../../usage.ts';
+import { newAcc } from '../usage.ts';
 import { BEDROCK_CONVERSE } from '../../../../test/gateway/upstream/fixtures.ts';
 
 describe('bedrock', () => {

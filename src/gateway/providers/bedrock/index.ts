@@ -1,6 +1,6 @@
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
-import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../usage.ts';
 import { ApiError } from '../../../shared/errors.ts';
 import { parseAwsCredentials, signAws, type AwsCredentials } from '../../../secrets/aws.ts';
 import type { ResolvedProvider } from '../../config.ts';

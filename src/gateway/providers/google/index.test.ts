@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { google, geminiUsage } from './index.ts';
-import { newAcc } from '../../usage.ts';
+import { newAcc } from '../usage.ts';
 import { GEMINI_CACHED, GEMINI_THINKING, geminiStream } from '../../../../test/gateway/upstream/fixtures.ts';
 import { SseSplitter } from '../../sse.ts';
 

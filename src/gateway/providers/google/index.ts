@@ -1,5 +1,5 @@
 import { ApiError } from '../../../shared/errors.ts';
-import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../../usage.ts';
+import { n, obj, parseJson, type Observed, type Operation, type ProviderSpec, type SseEvent, type StreamAcc, type Usage } from '../usage.ts';
 import { baseOf, forwardHeaders } from '../request.ts';
 import type { ApiSpec, CallShape, ProviderFamily } from '../types.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { openai, hideUsage } from './index.ts';
-import { newAcc } from '../../usage.ts';
+import { newAcc } from '../usage.ts';
 import { SseSplitter } from '../../sse.ts';
 import { OPENAI_CHAT, OPENAI_EMBEDDING, OPENAI_RESPONSE, openaiChatStream, openaiResponsesStream } from '../../../../test/gateway/upstream/fixtures.ts';
 
