@@ -46,14 +46,22 @@ function weight(t: Record<TokenClass, number>, cls: TokenClass | null): number {
 export function allocateCosts(rows: AllocRow[], lines: AllocLine[]): Allocation {
   const costs: Array<MoneyT | null> = rows.map(() => null);
   const unmatched: AllocLine[] = [];
+  // Candidates by day, and by day + model (every line naming a model looks only at that model's rows).
   const byDay = new Map<string, number[]>();
-  rows.forEach((r, i) => {
-    let l = byDay.get(r.day);
-    if (!l) byDay.set(r.day, (l = []));
+  const push = (m: Map<string, number[]>, k: string, i: number) => {
+    let l = m.get(k);
+    if (!l) m.set(k, (l = []));
     l.push(i);
+  };
+  rows.forEach((r, i) => {
+    push(byDay, r.day, i);
+    push(byDay, `${r.day}\u0000${r.dims.model ?? ''}`, i);
   });
   for (const line of lines) {
-    const match = (byDay.get(line.day) ?? []).filter((i) => Object.entries(line.dims).every(([k, v]) => (rows[i]!.dims[k] ?? null) === v));
+    const model = line.dims.model;
+    const candidates = byDay.get(model !== undefined ? `${line.day}\u0000${model ?? ''}` : line.day) ?? [];
+    const dims = Object.entries(line.dims);
+    const match = candidates.filter((i) => dims.every(([k, v]) => (rows[i]!.dims[k] ?? null) === v));
     if (!match.length) {
       unmatched.push(line);
       continue;
