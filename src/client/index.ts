@@ -5,3 +5,4 @@
  */
 export { createIngestClient, type IngestClient, type IngestClientOptions, type IngestEvent } from './ingest.ts';
 export { wrapOpenAI, wrapAnthropic, type WrapOptions } from './wrap.ts';
+export { createQuotaClient, TollgateError, QuotaExceededError, type QuotaClient, type QuotaClientOptions, type QuotaTarget, type QuotaCheck, type QuotaReservation } from './quota.ts';
