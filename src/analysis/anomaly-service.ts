@@ -60,7 +60,7 @@ export async function scanAnomalies(deps: AnomalyDeps, p: ScanParams, now: Date,
     for (let j = d.index - period; j >= d.first && base.length < DEFAULT_DETECT.samples; j -= period) base.push(windows[j]!);
     const ds = rank < (p.maxDrivers ?? 20) ? await driversFor(deps.rollups, p, d.group, [target, ...base], d.actual - d.expected, bind) : [];
     records.push({
-      id: anomalyId(p.measure, p.window, p.groupBy ?? '', d.group, target.start),
+      id: anomalyId(p.measure, p.window, p.groupBy ?? '', d.group, target.start, { ...bind }),
       measure: p.measure,
       window_unit: p.window,
       group_by: p.groupBy ?? '',

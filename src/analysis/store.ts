@@ -25,8 +25,10 @@ export interface StoredAnomaly extends AnomalyRecord {
   dismissed_by: string | null;
 }
 
-export function anomalyId(measure: string, window: string, groupBy: string, group: Record<string, string | null>, start: Date): string {
-  const h = createHash('sha256').update(JSON.stringify([measure, window, groupBy, group, start.toISOString()])).digest('hex');
+/** Deterministic: a re-scan finds the same row. A bound key's scan sees only its slice, so the binding is part of it. */
+export function anomalyId(measure: string, window: string, groupBy: string, group: Record<string, string | null>, start: Date, scope: Record<string, string | null | undefined> = {}): string {
+  const bound = Object.entries(scope).filter(([, v]) => v).sort();
+  const h = createHash('sha256').update(JSON.stringify([measure, window, groupBy, group, start.toISOString(), ...(bound.length ? [bound] : [])])).digest('hex');
   return `anom_${h.slice(0, 24)}`;
 }
 

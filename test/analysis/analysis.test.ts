@@ -113,6 +113,18 @@ describe('analysis API', () => {
     expect(all.body.rows[0].dismissed.reason).toBe('planned backfill');
   });
 
+  it('anomalies: a team-bound key sees its own slice, stored apart from the organisation-wide row', async () => {
+    const key = await app.key(['read'], { team: 'b' });
+    const r = await app.request('GET', '/v1/analysis/anomalies?measure=cost&window=day&tz=UTC', { key });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.rows).toHaveLength(1);
+    // Team b's Sunday: 2.00 usual, 15 from the spike.
+    expect(Number(r.body.rows[0].actual)).toBeCloseTo(17, 4);
+    expect(r.body.rows[0].dismissed).toBeNull();
+    const org = await app.request('GET', '/v1/analysis/anomalies?measure=cost&window=day&tz=UTC&include_dismissed=true');
+    expect(org.body.rows[0].id).not.toBe(r.body.rows[0].id);
+  });
+
   it('anomalies: quiet data raises nothing', async () => {
     const r = await app.request('GET', '/v1/analysis/anomalies?measure=cost&window=day&tz=UTC&from=2026-02-01T00:00:00Z&to=2026-03-14T00:00:00Z');
     expect(r.status).toBe(200);
