@@ -250,7 +250,9 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
       throw new ApiError(
         'invalid_request',
         'ROLLUPS_PRUNED',
-        `retention dropped ${lost.grain <= 2 ? 'sub-day' : 'daily'} rollups before ${before}; ask for that period in whole UTC ${lost.grain <= 2 ? 'days (tz=UTC, from/to at UTC midnight)' : 'months'}`,
+        lost.grain <= 2
+          ? `this range needs 15-minute or hour rollups before ${before}, which retention dropped together with their raw events (retention.tiers.hourly); ask for that period in whole UTC days (tz=UTC, from/to at UTC midnight, window day or coarser)`
+          : `this range needs day rollups before ${before}, which retention dropped together with their raw events (retention.tiers.daily); ask for that period in whole UTC months`,
         'from',
       );
     }
@@ -406,13 +408,38 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
       const day = horizon(tiers.daily);
       return db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
-        for (const [grains, before, key] of [[[1, 2], fine, 'fine_pruned_before'], [DAY_GRAINS, day, 'day_pruned_before']] as const) {
-          if (!before) continue;
-          for (const cube of CUBES) await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket < $2`, [grains, before]);
+        // Buckets of events whose raw rows are still stored are kept, whatever the tier says (a
+        // late event, e.g. the README's example on a fresh store, stays answerable by hour and in
+        // any zone until retention deletes its raw row). Raw retention runs before this hook.
+        const oldest = (await tx.query<{ t: Date | string | null }>(`SELECT min(time) AS t FROM events WHERE type = 'llm.usage'`)).rows[0]!.t;
+        const rawFrom = oldest === null ? Infinity : new Date(oldest).getTime();
+        const HOUR_MS = 3_600_000;
+        const tierCuts = [
+          // The hour (and its 15-minute buckets) holding the oldest raw event is kept.
+          [[1, 2], fine, Math.floor(rawFrom / HOUR_MS) * HOUR_MS, 'fine_pruned_before'],
+          // A report-zone day may start up to 14 h before the UTC day: keep one more day.
+          [DAY_GRAINS, day, Math.floor(rawFrom / DAY_MS) * DAY_MS - DAY_MS, 'day_pruned_before'],
+        ] as const;
+        for (const [grains, tierBefore, rawCut, key] of tierCuts) {
+          if (!tierBefore) continue;
+          const before = new Date(Math.min(tierBefore.getTime(), rawCut));
+          // The horizon recorded is where dropped buckets end, not the cut: a query is refused only
+          // where something was really dropped, and the message can say so.
+          let droppedTo: number | null = null;
+          for (const cube of CUBES) {
+            const r = await tx.query<{ e: Date | string | null }>(
+              `WITH d AS (DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket < $2 RETURNING grain, bucket)
+               SELECT max(bucket + CASE grain WHEN 1 THEN interval '15 minutes' WHEN 2 THEN interval '1 hour' WHEN 3 THEN interval '1 day' ELSE interval '25 hours' END) AS e FROM d`,
+              [grains, before.toISOString()],
+            );
+            const e = r.rows[0]?.e;
+            if (e !== null && e !== undefined) droppedTo = Math.max(droppedTo ?? -Infinity, new Date(e).getTime());
+          }
+          if (droppedTo === null) continue;
           await tx.query(
             `INSERT INTO rollup_settings (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = GREATEST(rollup_settings.value::timestamptz, EXCLUDED.value::timestamptz)::text`,
-            [key, before.toISOString()],
+            [key, new Date(droppedTo).toISOString()],
           );
         }
         const h = await state(tx);

@@ -41,3 +41,45 @@ describe('rollup tier retention', () => {
     expect(recent.body.totals).toMatchObject({ requests: 1, cost: '4' });
   });
 });
+
+// Issue 13: the README's example event (2026-01-09 +09:00) could not be queried by hour or in
+// Asia/Seoul on a fresh store — ROLLUPS_PRUNED "retention dropped sub-day rollups" although nothing
+// had been dropped. Rollups of events whose raw rows are kept stay; the refusal names what applies.
+describe('README example on a fresh store', () => {
+  const TODAY = '2026-12-01T15:00:00Z';
+  let fresh: TestApp;
+  beforeAll(async () => {
+    fresh = await testApp({ clock: fixedClock(TODAY), config: { 'retention.archive': false } });
+  });
+  afterAll(() => fresh.close());
+
+  const seoulHours = 'from=2026-01-09T00:00:00%2B09:00&to=2026-01-10T00:00:00%2B09:00&window=hour&tz=Asia/Seoul';
+
+  it('README example: queryable by hour in Asia/Seoul after retention ran on the empty store', async () => {
+    await fresh.tg.jobs.retention.run(new Date(TODAY)); // a fresh server catches up its retention window
+    const r = await fresh.request('POST', '/v1/events', {
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: {
+        specversion: '1.0', id: 'req-1', source: 'my-app', type: 'llm.usage', time: '2026-01-09T10:00:00+09:00', subject: 'user-42',
+        data: { provider: 'openai', model: 'gpt-4o', input_tokens: 1200, output_tokens: 300 },
+      },
+    });
+    expect(r.status).toBe(202);
+    const q = await fresh.request('GET', `/v1/usage?${seoulHours}&group_by=model`);
+    expect(q.status, JSON.stringify(q.body)).toBe(200);
+    expect(q.body.rows).toEqual([
+      expect.objectContaining({ window_start: '2026-01-09T10:00:00+09:00', window_end: '2026-01-09T11:00:00+09:00', model: 'gpt-4o', requests: 1, input_tokens: 1200, output_tokens: 300 }),
+    ]);
+  });
+
+  it('README example: once retention deletes the raw event, the refusal says what was dropped and why', async () => {
+    await fresh.tg.jobs.retention.run(new Date(TODAY)); // raw llm.usage events are kept 90 days: this one goes now
+    const q = await fresh.request('GET', `/v1/usage?${seoulHours}`);
+    expect(q.status).toBe(400);
+    expect(q.body.error.code).toBe('ROLLUPS_PRUNED');
+    expect(q.body.error.message).toMatch(/15-minute or hour rollups before 2026-01-09T02:00:00.000Z, which retention dropped together with their raw events \(retention.tiers.hourly\)/);
+    const utcDay = await fresh.request('GET', '/v1/usage?from=2026-01-09T00:00:00Z&to=2026-01-10T00:00:00Z&window=day&tz=UTC');
+    expect(utcDay.status).toBe(200);
+    expect(utcDay.body.totals.requests).toBe(1);
+  });
+});
