@@ -34,7 +34,7 @@ const server = http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    pool.dispatch({ path: req.url.replace(/^\/openai/, ''), method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) }, new Relay(res));
+    pool.dispatch({ path: req.url.replace(/^\/(openai|google)/, ''), method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) }, new Relay(res));
   });
 });
 server.keepAliveTimeout = 60_000;

@@ -5,6 +5,8 @@
  * added = gateway − direct at each percentile.
  * - non-streaming chat completions at --rps (default 500) for --seconds (default 10) per path;
  * - streaming chat completions: time to first byte, at --stream-rps (100) for --stream-seconds (5);
+ * - Gemini streamGenerateContent (alt=sse): time to first byte at the same rate, its added TTFB also
+ *   shown as a ratio to the bare relay's added TTFB in the same run;
  * - the paths take turns in --rounds (20) rounds, their samples pooled;
  * - peak RSS (VmHWM) of the gateway process.
  * Latency counts from each request's scheduled start (no coordinated omission).
@@ -37,7 +39,7 @@ const upUrl = `http://127.0.0.1:${upPort}`;
 // --store pglite: the embedded store, whose WASM engine shares the gateway's thread.
 const STORE = args.get('store') ?? 'postgres';
 const pgdb = STORE === 'postgres' ? await freshPostgresDatabase(`tollgate_bench_gw_${process.pid}`) : undefined;
-const server = await startServer({ TOLLGATE_OPENAI_BASE_URL: `${upUrl}/v1`, OPENAI_API_KEY: 'sk-bench', ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
+const server = await startServer({ TOLLGATE_OPENAI_BASE_URL: `${upUrl}/v1`, OPENAI_API_KEY: 'sk-bench', TOLLGATE_GOOGLE_BASE_URL: upUrl, GEMINI_API_KEY: 'AIza-bench', ...(pgdb ? { DATABASE_URL: pgdb.url } : {}) });
 // The floor runs with the node flags Tollgate runs with, so the two differ only in what they do.
 const floor = spawn(process.execPath, [...tollgateNodeFlags(), new URL('./floor-proxy.mjs', import.meta.url).pathname, upUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
 const floorUrl: string = await new Promise((ok) => floor.stdout!.once('data', (d: Buffer) => ok(`http://127.0.0.1:${String(d).trim()}`)));
@@ -105,6 +107,7 @@ function cpuLine(label: string): string {
 
 const nonStream = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
 const streamBody = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Hello' }] });
+const geminiBody = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Hello' }] }] });
 
 // One client pool per path for the whole run: its kept-alive connections carry over from the
 // warm-up into every turn, so no turn starts with connection set-up.
@@ -172,24 +175,36 @@ function report(label: string, direct: number[], gw: number[]) {
   return { p50: percentile(gw, 50) - percentile(direct, 50), p99: percentile(gw, 99) - percentile(direct, 99) };
 }
 
-const paths = [
+type Paths = ReadonlyArray<readonly ['direct' | 'gateway' | 'floor', string, string]>;
+const paths: Paths = [
   ['direct', upUrl, '/v1/chat/completions'],
   ['gateway', server.url, '/openai/v1/chat/completions'],
   ['floor', floorUrl, '/openai/v1/chat/completions'],
-] as const;
+];
+const GEMINI_STREAM = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
+const geminiPaths: Paths = [
+  ['direct', upUrl, GEMINI_STREAM],
+  ['gateway', server.url, `/google${GEMINI_STREAM}`],
+  ['floor', floorUrl, `/google${GEMINI_STREAM}`],
+];
+
+/** Tollgate's added latency as a multiple of the bare relay's, at p50 and p99 (n/a when the relay added none). */
+function ratioLine(label: string, gw: { p50: number; p99: number }, floorAdded: { p50: number; p99: number }) {
+  const r = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a (relay added ≤ 0)');
+  return `  ${label}: Tollgate's added TTFB ÷ the bare relay's: p50 ${r(gw.p50, floorAdded.p50)}, p99 ${r(gw.p99, floorAdded.p99)}`;
+}
 
 /**
  * The three paths take turns, ROUNDS times, each for its share of the time: a machine that is
  * noisier in one stretch of the run (another tenant, a backup) then weighs on every path alike
  * instead of on whichever phase it happened to fall in. Each path's samples are pooled.
  */
-async function interleaved(stream: boolean, rate: number, seconds: number) {
-  const body = stream ? streamBody : nonStream;
+async function interleaved(stream: boolean, rate: number, seconds: number, over: Paths = paths, body = stream ? streamBody : nonStream) {
   const lat = { direct: [] as number[], gateway: [] as number[], floor: [] as number[] };
   const errors = { direct: 0, gateway: 0, floor: 0 };
   let late = 0;
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, origin, path] of paths) {
+    for (const [name, origin, path] of over) {
       const run = () => openLoop(origin, path, body, rate, seconds / ROUNDS, stream);
       const x = stream ? await run() : await measured(name, run);
       lat[name].push(...x.lat);
@@ -206,13 +221,19 @@ try {
   console.log(`gateway bench: upstream ${upUrl}, gateway ${server.url}, ${RPS} req/s × ${SECONDS}s non-streaming, ${STREAM_RPS} req/s × ${STREAM_SECONDS}s streaming, each path in ${ROUNDS} turns`);
   // warm up every path (connections, JIT, key cache)
   for (const stream of [false, true]) for (const [, origin, path] of paths) await openLoop(origin, path, stream ? streamBody : nonStream, RPS, WARMUP, stream);
+  for (const [, origin, path] of geminiPaths) await openLoop(origin, path, geminiBody, STREAM_RPS, WARMUP, true);
   const n = await interleaved(false, RPS, SECONDS);
   const added = report(`non-streaming chat completions, latency (errors direct ${n.errors.direct}, gateway ${n.errors.gateway}, floor ${n.errors.floor}; late schedules ${n.late})`, n.lat.direct, n.lat.gateway);
   const floorAdded = report('  the same through a bare pass-through process (the floor any Node gateway pays here)', n.lat.direct, n.lat.floor);
   const st = await interleaved(true, STREAM_RPS, STREAM_SECONDS);
   const addedS = report(`streaming chat completions, time to first byte (errors direct ${st.errors.direct}, gateway ${st.errors.gateway}, floor ${st.errors.floor}; late schedules ${st.late})`, st.lat.direct, st.lat.gateway);
   const floorS = report('  the same through the bare pass-through process', st.lat.direct, st.lat.floor);
-  console.log(`Tollgate beyond the bare pass-through: non-streaming p50 +${(added.p50 - floorAdded.p50).toFixed(3)} ms, p99 +${(added.p99 - floorAdded.p99).toFixed(3)} ms; streaming TTFB p50 +${(addedS.p50 - floorS.p50).toFixed(3)} ms, p99 +${(addedS.p99 - floorS.p99).toFixed(3)} ms`);
+  console.log(ratioLine('OpenAI chat stream', addedS, floorS));
+  const gm = await interleaved(true, STREAM_RPS, STREAM_SECONDS, geminiPaths, geminiBody);
+  const addedG = report(`Gemini streamGenerateContent (alt=sse), time to first byte (errors direct ${gm.errors.direct}, gateway ${gm.errors.gateway}, floor ${gm.errors.floor}; late schedules ${gm.late})`, gm.lat.direct, gm.lat.gateway);
+  const floorG = report('  the same through the bare pass-through process', gm.lat.direct, gm.lat.floor);
+  console.log(ratioLine('Gemini stream', addedG, floorG));
+  console.log(`Tollgate beyond the bare pass-through: non-streaming p50 +${(added.p50 - floorAdded.p50).toFixed(3)} ms, p99 +${(added.p99 - floorAdded.p99).toFixed(3)} ms; streaming TTFB p50 +${(addedS.p50 - floorS.p50).toFixed(3)} ms, p99 +${(addedS.p99 - floorS.p99).toFixed(3)} ms; Gemini streaming TTFB p50 +${(addedG.p50 - floorG.p50).toFixed(3)} ms, p99 +${(addedG.p99 - floorG.p99).toFixed(3)} ms`);
   console.log(`CPU per path (non-streaming; 100% = one core):\n${paths.map(([name]) => cpuLine(name)).join('\n')}`);
   const rss = rssPeak();
   console.log(`gateway process peak RSS: ${rss.toFixed(1)} MB`);

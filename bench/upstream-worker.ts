@@ -3,15 +3,20 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort } from 'node:worker_threads';
-import { OPENAI_CHAT, openaiChatStream } from '../test/gateway/upstream/fixtures.ts';
+import { OPENAI_CHAT, geminiStream, openaiChatStream } from '../test/gateway/upstream/fixtures.ts';
 
 const chatBody = Buffer.from(JSON.stringify(OPENAI_CHAT));
 const streamed = openaiChatStream(true).join('');
+const geminiStreamed = geminiStream().join('');
 const upstream = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
-    if (body.includes('"stream":true')) {
+    if (req.url!.includes(':streamGenerateContent')) {
+      // Gemini API streamGenerateContent?alt=sse (usage in every chunk, final with finishReason)
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(geminiStreamed);
+    } else if (body.includes('"stream":true')) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(streamed);
     } else {
