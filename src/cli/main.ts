@@ -39,6 +39,7 @@ rollupsCommand(program);
 (await import('./jobs.ts')).jobsCommand(program);
 (await import('./collect.ts')).collectCommand(program);
 (await import('./alerts.ts')).alertsCommand(program);
+(await import('./demo.ts')).demoCommand(program);
 (await import('./quota.ts')).quotaCommand(program);
 
 try {

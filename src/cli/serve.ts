@@ -29,6 +29,14 @@ export function serveCommand(program: Command) {
       tg.jobs.start(); // scheduled jobs (retention, …) run only in serve; each window once across processes
       logger.info(`store: ${tg.db.description}`);
       logger.info(`API reference: ${address}/docs  (OpenAPI: ${address}/openapi.json)`);
+      logger.info(`dashboard: ${address}/ (sign in with an admin or read key)`);
+      const empty = await tg.db.query('SELECT 1 FROM events LIMIT 1').then((r) => r.rowCount === 0, () => false);
+      if (empty) {
+        logger.info(
+          `the store has no usage yet: to see a full dashboard, stop the server and run \`npx tollgate demo\` (90 days × 200 users of demo data; --days, --users, --seed), then \`npm start\` again` +
+            (tg.db.kind === 'postgres' ? ' (with PostgreSQL it can also run while the server does)' : ''),
+        );
+      }
       if (boot.created && boot.generated) {
         // Printed once, straight to stdout, so it is visible even with JSON logs.
         process.stdout.write(

@@ -46,3 +46,9 @@ export interface SessionInfo {
   tz: string;
   features: Record<string, boolean>;
 }
+export interface TopSeriesResponse {
+  by: string;
+  measure: string;
+  windows: Array<{ window_start: string; window_end: string }>;
+  series: Array<Record<string, unknown> & { totals: Measures; points: Array<Measures & { window_start: string; window_end: string }> }>;
+}
