@@ -21,9 +21,11 @@ export interface QuotasConfig {
   /** Store unreachable: refuse (false, default) or allow calls. */
   fail_open: boolean;
   sweep_interval_ms: number;
+  /** How long /v1/entitlements/stats answers from this process's cache (0: never cached). */
+  stats_cache_ms: number;
 }
 
-export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000 };
+export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000 };
 
 export interface Target {
   subject?: string | null;
@@ -86,6 +88,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
   const store: QuotaStore = quotaStore(db);
   const snaps = new Map<string, Snapshot>();
   const loading = new Map<string, Promise<Snapshot>>();
+  const statsCache = new Map<string, { at: number; value: ReturnType<QuotaStore['stats']> }>();
 
   async function points(e: Entitlement, from: Date, to: Date): Promise<Array<{ at: Date; amount: string }>> {
     if (!(from.getTime() < to.getTime())) return [];
@@ -355,7 +358,16 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     entitlementsFor: (t: { subject: string | null; team: string | null; api_key: string | null }) => store.entitlementsFor(t),
     list: (q: Parameters<QuotaStore['listEntitlements']>[0]) => store.listEntitlements(q),
     grants: (id: string) => store.grants(id),
-    stats: (meter: string) => store.stats(meter),
+    /** Seed 003's admin stats, cached per process for stats_cache_ms (one computation at a time per meter). */
+    stats(meter: string): ReturnType<QuotaStore['stats']> {
+      const now = clock.now().getTime();
+      const hit = statsCache.get(meter);
+      if (hit && now - hit.at < cfg.stats_cache_ms) return hit.value;
+      const value = store.stats(meter);
+      statsCache.set(meter, { at: now, value });
+      value.catch(() => statsCache.delete(meter));
+      return value;
+    },
     isLlmDim: (d: string) => LLM_DIMS.has(d),
   };
 }
