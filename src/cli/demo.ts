@@ -71,6 +71,8 @@ export interface DemoOptions {
   users: number;
   seed: number;
   now: Date;
+  /** 'light': a quarter of the media sessions and two-hourly snapshots (fast fixtures for tests). */
+  media?: 'full' | 'light';
 }
 
 type Ev = { specversion: '1.0'; id: string; source: string; type: string; time: string; subject?: string; data: Record<string, unknown> };
@@ -163,7 +165,7 @@ export function* demoEvents(o: DemoOptions, batchSize = 5000): Generator<Ev[]> {
       }
     }
     // ---- media sessions (video / screen share / audio) and the media host's snapshots ----
-    const sessions = Math.round((weekend ? 8 : 30) * growth * (0.8 + 0.4 * r.next()));
+    const sessions = Math.round((weekend ? 8 : 30) * growth * (0.8 + 0.4 * r.next()) * (o.media === 'light' ? 0.25 : 1));
     const videoMsPerSlot = new Float64Array(48);
     const shareMsPerSlot = new Float64Array(48);
     const users30 = new Float64Array(48);
@@ -200,6 +202,7 @@ export function* demoEvents(o: DemoOptions, batchSize = 5000): Generator<Ev[]> {
       const videoMin = videoMsPerSlot[slot]! / 60_000;
       const shareMin = shareMsPerSlot[slot]! / 60_000;
       trafficCounter += Math.round((videoMin * 21.5e6 + shareMin * 7e6 + 40e6) * (0.92 + 0.16 * r.next()));
+      if (o.media === 'light' && slot % 4 !== 3) continue;
       yield* emit({
         specversion: '1.0',
         id: `demo-${o.seed}-snap-${d}-${slot}`,

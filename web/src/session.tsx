@@ -19,7 +19,8 @@ export function SignIn({ reason }: { reason?: string }) {
     mutationFn: (k: string) => call<SessionInfo>('POST', '/v1/session', { body: { key: k } }),
     onSuccess: (s) => {
       setKey('');
-      qc.clear();
+      // Another key's cached answers must not show; the session query keeps its observer.
+      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'session' });
       qc.setQueryData(['session'], s);
     },
   });
