@@ -7,6 +7,7 @@ import type { EventService } from './service.ts';
 import type { EventStore } from './store.ts';
 import { rfc3339Param } from '../http/params.ts';
 import { moneyString } from '../shared/money.ts';
+import { inSupportedRange } from '../shared/time.ts';
 
 const ACCEPTED_TYPES = new Set(['application/json', 'application/cloudevents+json', 'application/cloudevents-batch+json']);
 
@@ -22,7 +23,7 @@ function encodeCursor(time: Date, seq: string): string {
 function decodeCursor(c: string): { time: Date; seq: string } {
   const [t, seq] = Buffer.from(c, 'base64url').toString().split('|');
   const time = new Date(t ?? '');
-  if (!seq || !/^\d+$/.test(seq) || Number.isNaN(time.getTime())) throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned', 'cursor');
+  if (!seq || !/^\d{1,18}$/.test(seq) || Number.isNaN(time.getTime()) || !inSupportedRange(time)) throw badRequest('INVALID_CURSOR', 'cursor is not one this API returned', 'cursor');
   return { time, seq };
 }
 
@@ -128,7 +129,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
         summary: 'Events that failed validation, newest first, with the reason',
         querystring: z.object({
           limit: z.coerce.number().int().min(1).max(1000).default(100),
-          cursor: z.string().regex(/^\d+$/, 'must be a cursor this API returned').optional(),
+          cursor: z.string().regex(/^\d{1,18}$/, 'must be a cursor this API returned').optional(),
         }),
       },
     },

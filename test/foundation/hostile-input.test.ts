@@ -60,6 +60,16 @@ describe('NUL in parameters', () => {
     expect(r.body.error.message).toMatch(/deeper than 64 levels/);
   });
 
+  it('cursors that are not ones the API returned → 400, not a database error', async () => {
+    const far = Buffer.from('+275760-09-13T00:00:00.000Z|1').toString('base64url');
+    const big = Buffer.from('2026-01-01T00:00:00.000Z|99999999999999999999999').toString('base64url');
+    for (const url of [`/v1/events?cursor=${far}`, `/v1/events?cursor=${big}`, '/v1/events/rejected?cursor=99999999999999999999999']) {
+      const r = await app.request('GET', url);
+      expect(r.status, `${url} → ${JSON.stringify(r.body)}`).toBe(400);
+      expect(r.body.error.param).toBe('cursor');
+    }
+  });
+
   it('unauthenticated hostile input is still 401 first', async () => {
     const r = await app.request('GET', `/v1/usage?${RANGE}&filter[team]=%00`, { key: null });
     expect(r.status).toBe(401);
