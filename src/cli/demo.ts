@@ -294,8 +294,9 @@ export async function runDemo(
       const e = await quotas.createEntitlement({ team, meter: 'llm_cost', period: 'month', tz, thresholds: { warning: '0.8', critical: '0.95', block: '1.05' } });
       entitlements++;
       created.push(e.id);
-      const budget = Math.max(1, Math.round((costs.get(team) ?? 0) / ratio));
-      await quotas.createGrant(e.id, { amount: String(budget), kind: 'free', priority: 10, recurring: 'month', effective_at: periodStart });
+      // Cents: early in a month the spend so far is small, and the budget must still sit at its ratio.
+      const budget = Math.max(0.01, (costs.get(team) ?? 0) / ratio).toFixed(2);
+      await quotas.createGrant(e.id, { amount: budget, kind: 'free', priority: 10, recurring: 'month', effective_at: periodStart });
     }
     // Levels are published as usage is checked: read every value once so stats and alerts see them.
     for (const id of created) await quotas.value(id);

@@ -1,3 +1,4 @@
+/* Callbacks given to page.evaluate run in the browser; this file is type-checked without the DOM library. */
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -74,7 +75,7 @@ describe.runIf(ready)('dashboard in a real browser', () => {
   };
 
   const goto = async (page: Page, hash: string, selector: string) => {
-    await page.evaluate((h) => (window.location.hash = h), hash);
+    await page.evaluate((h) => ((globalThis as any).location.hash = h), hash);
     await page.waitForSelector(selector, { timeout: 15_000 });
   };
 
@@ -95,10 +96,10 @@ describe.runIf(ready)('dashboard in a real browser', () => {
     const { page } = await signIn(ADMIN_KEY);
     // Usage explorer: totals row equals /v1/usage totals over the same range.
     await goto(page, '#/usage?range=30d', '[data-testid=usage-table]');
-    const range = await page.evaluate(() => document.querySelector('[data-testid=range-note]')!.textContent);
+    const range = await page.evaluate(() => (globalThis as any).document.querySelector('[data-testid=range-note]')!.textContent);
     expect(range).toMatch(/→/);
     const u = await page.evaluate(async () => {
-      const r = await fetch('/v1/session').then((x) => x.json());
+      const r: any = await fetch('/v1/session').then((x) => x.json());
       return r.tz as string;
     });
     expect(u).toBe('UTC');
@@ -127,6 +128,9 @@ describe.runIf(ready)('dashboard in a real browser', () => {
     const id = ents[0].id;
     const v = (await t.request('GET', `/v1/entitlements/${id}/value`)).body;
     expect(Number(v.percent)).toBeCloseTo(0.92, 2);
+    // …and a team over its USD budget.
+    const research = (await t.request('GET', '/v1/entitlements?team=research')).body.data.find((e: { meter: string }) => e.meter === 'llm_cost');
+    expect((await t.request('GET', `/v1/entitlements/${research.id}/value`)).body.level).toBe('blocked');
     await goto(page, `#/quotas?ent=${id}`, '[data-testid=ent-value]');
     await page.waitForSelector('[data-testid=grants-table]');
     expect(await page.textContent('[data-testid=ent-percent]')).toBe(`${(Number(v.percent) * 100).toFixed(1)} %`);
@@ -135,12 +139,12 @@ describe.runIf(ready)('dashboard in a real browser', () => {
     await page.fill('input[name=threshold-warning]', '0.95');
     await page.fill('input[name=threshold-critical]', '0.97');
     await page.click('text=Save thresholds');
-    await page.waitForFunction(() => document.querySelector('[data-testid=ent-level]')?.textContent === 'ok', null, { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid=ent-level]')?.textContent === 'ok', null, { timeout: 10_000 });
     expect((await t.request('GET', `/v1/entitlements/${id}/value`)).body.level).toBe('ok');
     const grantsBefore = await page.locator('[data-testid=grants-table] tbody tr').count();
     await page.fill('input[name=grant-amount]', '50000');
     await page.click('button:has-text("Add grant")');
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=grants-table] tbody tr').length === n + 1, grantsBefore, { timeout: 10_000 });
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('[data-testid=grants-table] tbody tr').length === n + 1, grantsBefore, { timeout: 10_000 });
     const grants = (await t.request('GET', `/v1/entitlements/${id}/grants`)).body.data;
     expect(grants.some((g: { amount: string; kind: string }) => Number(g.amount) === 50000 && g.kind === 'purchased')).toBe(true);
 
@@ -184,7 +188,7 @@ describe.runIf(ready)('dashboard in a real browser', () => {
       body: [{ specversion: '1.0', id: `live-${start}`, source: 'browser-test', type: 'llm.usage', time: now.toISOString(), subject: 'user-001', data: { provider: 'openai', model: 'gpt-4o', input_tokens: 2_000_000, output_tokens: 500_000 } }],
     });
     expect(r.status).toBe(202);
-    await page.waitForFunction((b) => document.querySelector('[data-testid=card-mtd] .value')?.textContent !== b, before, { timeout: 5000 });
+    await page.waitForFunction((b) => (globalThis as any).document.querySelector('[data-testid=card-mtd] .value')?.textContent !== b, before, { timeout: 5000 });
     timings.live_update_ms = Date.now() - start;
     const s = (await t.request('GET', '/v1/summary')).body;
     expect(await page.textContent('[data-testid=card-mtd] .value')).toBe(usd2(s.month_to_date.cost));

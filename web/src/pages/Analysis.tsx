@@ -132,7 +132,7 @@ function Suggestions() {
             <p className="note">Estimated savings: {usd(d.total_estimated_monthly_savings, 2)} a month (evidence from {d.from.slice(0, 10)} to {d.to.slice(0, 10)}).</p>
             {d.data.map((s, i) => (
               <div className="suggestion" key={i}>
-                <strong>{s.title}</strong> — {usd(s.estimated_monthly_savings, 2)}/month <span className="note">({s.kind}, {s.scope})</span>
+                <strong>{s.title}</strong> — {usd(s.estimated_monthly_savings, 2)}/month <span className="note">({[s.kind, s.scope].filter(Boolean).join(', ')})</span>
                 <details><summary>Evidence</summary><pre className="formula">{JSON.stringify(s.evidence, null, 2)}</pre></details>
               </div>
             ))}

@@ -23,7 +23,7 @@ export function projectedExhaustion(v: Value, h: History | undefined, now = Date
   const at = now + (balance / perDay) * 86_400_000;
   const date = new Date(at).toISOString().slice(0, 10);
   if (v.resets_at && at >= Date.parse(v.resets_at)) return { date, text: `not before the reset on ${day(v.resets_at)} (at ${num(perDay, 1)} a day)` };
-  return { date, text: `${date} at ${num(perDay, 1)} a day (last 7 days)` };
+  return { date, text: `${date} at ${num(perDay, 1)} a day (average of the period's last ${rows.length} day${rows.length === 1 ? '' : 's'})` };
 }
 
 const targetOf = (e: { subject: string | null; team: string | null; api_key: string | null }) => (e.subject ? `user ${e.subject}` : e.team ? `team ${e.team}` : e.api_key ? `key ${e.api_key}` : '—');
@@ -85,7 +85,7 @@ function Detail({ id }: { id: string }) {
   const voidGrant = useMutation({ mutationFn: (gid: string) => api.post('/v1/entitlements/{id}/grants/{gid}/void', { params: { id, gid } }), onSuccess: refresh });
   const chart = useMemo(() => {
     const rows = history.data?.rows ?? [];
-    const o = stackedBars({ categories: rows.map((r) => day(r.window_start)), series: [{ name: 'usage', data: rows.map((r) => Number(r.usage)) }], xName: `Day (${value.data ? 'entitlement zone' : ''})`, yName: unitOf(ent.data?.meter ?? '') });
+    const o = stackedBars({ categories: rows.map((r) => day(r.window_start)), series: [{ name: 'usage', data: rows.map((r) => Number(r.usage)) }], xName: `Day (${ent.data?.tz ?? 'entitlement zone'})`, yName: unitOf(ent.data?.meter ?? '') });
     (o.series as object[]).push({ name: 'balance', type: 'line', data: rows.map((r) => Number(r.balance)), color: PALETTE[3], symbol: 'none' });
     return o;
   }, [history.data, ent.data, value.data]);
