@@ -10,8 +10,10 @@ const integration = (name: 'pglite' | 'postgres') => ({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     env: { TOLLGATE_TEST_DB: name },
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // CLI tests start Node processes (and initialise PGlite data dirs): seconds on a quiet
+    // machine, a minute or more on a loaded 2-core one.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });
 
