@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Ajv } from 'ajv';
 import { SUPPORTED_RANGE, inSupportedRange } from '../shared/time.ts';
+import { Money } from '../shared/money.ts';
 
 /**
  * Validation of CloudEvents 1.0 envelopes and the built-in types' data. Pure: raw JSON in, a
@@ -159,6 +160,8 @@ export const llmUsageData = z
     cache_write_5m_tokens: tokens.optional(),
     cache_write_1h_tokens: tokens.optional(),
     reasoning_tokens: tokens.optional(),
+    // How many requests the event stands for (a collector's bucket); absent = 1. Rollups count it.
+    requests: count.max(MAX_TOKENS_PER_EVENT, `must be at most ${MAX_TOKENS_PER_EVENT} (requests per event)`).optional(),
     region: optText,
     team: optText,
     project: optText,
@@ -172,8 +175,28 @@ export const llmUsageData = z
   })
   .loose();
 
+/**
+ * A reported cost: at most 10^12 USD per event with at most 30 decimal places. Beyond that the
+ * database's numeric refuses it ('1e200000' failed its whole batch with 500) and no bill is.
+ */
+export const MAX_COST_PER_EVENT = 1_000_000_000_000;
+function costRule(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  let d: Money;
+  try {
+    d = new Money(v as string | number);
+  } catch {
+    return DECIMAL_MSG;
+  }
+  if (!d.isFinite() || d.gt(MAX_COST_PER_EVENT)) return `must be at most ${MAX_COST_PER_EVENT} (USD per event)`;
+  if (d.decimalPlaces() > 30) return 'must have at most 30 decimal places';
+  return undefined;
+}
+
 /** The cross-field rules of llm.usage, kept out of the schema so both validators share them. */
 function llmUsageRule(d: Record<string, unknown>): { param: string; message: string } | undefined {
+  const costBroken = costRule(d.cost);
+  if (costBroken) return { param: 'data.cost', message: costBroken };
   const out = d.output_tokens as number;
   if (typeof d.reasoning_tokens === 'number' && d.reasoning_tokens > out) {
     return { param: 'data.reasoning_tokens', message: 'must not exceed output_tokens (output_tokens includes reasoning tokens)' };
@@ -204,7 +227,7 @@ const resourceSnapshotData = z
     memory_percent: gauge,
     memory_mb: gauge,
     // A counter may outgrow 2^53: an integer string is accepted too.
-    traffic_bytes_total: z.union([count, z.string().regex(/^\d+$/, 'must be a non-negative integer')], { error: 'must be a non-negative integer' }).optional(),
+    traffic_bytes_total: z.union([count, z.string().regex(/^\d{1,30}$/, 'must be a non-negative integer of at most 30 digits')], { error: 'must be a non-negative integer (at most 30 digits)' }).optional(),
     concurrent_users: count.optional(),
     active_rooms: count.optional(),
   })

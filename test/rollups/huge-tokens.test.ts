@@ -95,3 +95,27 @@ describe('huge token counts', () => {
     expect(again.body.totals.input_tokens).toBe(expected);
   });
 });
+
+describe('huge numbers elsewhere in an event', () => {
+  it('huge numbers: a cost or a traffic counter the database cannot hold rejects that event alone', async () => {
+    const snap = (id: string, traffic: unknown) => ({ specversion: '1.0', id, source: 'test', type: 'resource.snapshot', time: '2026-03-09T01:00:00Z', data: { host: 'h', traffic_bytes_total: traffic } });
+    const r = await app.request('POST', '/v1/events', {
+      body: [
+        llmEvent('num-ok', { time: '2026-03-09T01:00:00Z', data: { cost: '999999999999.123' } }),
+        llmEvent('num-cost-1', { time: '2026-03-09T01:00:00Z', data: { cost: '1e200000' } }),
+        llmEvent('num-cost-2', { time: '2026-03-09T01:00:00Z', data: { cost: '1e-20000' } }),
+        llmEvent('num-cost-3', { time: '2026-03-09T01:00:00Z', data: { cost: 1e300 } }),
+        snap('num-traffic', '9'.repeat(200_000)),
+        snap('num-traffic-ok', '1'.repeat(30)),
+      ],
+    });
+    expect(r.status, JSON.stringify(r.body).slice(0, 400)).toBe(202);
+    expect(r.body.accepted).toBe(2);
+    expect(r.body.rejected.map((x: any) => [x.index, x.error.split(' ')[0]])).toEqual([
+      [1, 'data.cost'],
+      [2, 'data.cost'],
+      [3, 'data.cost'],
+      [4, 'data.traffic_bytes_total'],
+    ]);
+  });
+});
