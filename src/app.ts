@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Config } from './shared/config.ts';
+import type { Config } from './config.ts';
 import { openDb, migrate, type Db } from './shared/db/index.ts';
 import { systemClock, type Clock } from './shared/clock.ts';
 import { createLogger, type Logger } from './shared/log.ts';
@@ -109,9 +109,9 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   // collectors (provider usage, reconciliation, LiveKit webhook, host snapshots) + jobs API (src/collectors, src/jobs); collectorsOf(tg)
   (await import('./collectors/wire.ts')).wireCollectors({ server, db, keys, events, jobs, secrets, signals, clock, logger, config });
 
-  // alerts: rules, firings, outbox, e-mail/webhook/in-app, job alerts.sweep; the sweep reads entitlements through the quotas service (src/alerts; alertsOf(tg))
+  // alerts: rules, firings, outbox, e-mail/webhook/in-app, job alerts.sweep; the sweep reads entitlements through the quotas service; forecast.exceeds uses analysis's forecast (src/alerts; alertsOf(tg))
   const entitlements = (await import('./alerts/quotas-source.ts')).quotasEntitlementSource(quotas.service, clock);
-  (await import('./alerts/wire.ts')).wireAlerts({ server, db, clock, logger, keys, signals, hooks, meters, scheduler: jobs.scheduler, config: config.alerts, tz: config.tz, baseUrl: `http://${config.host}:${config.port}`, entitlements });
+  (await import('./alerts/wire.ts')).wireAlerts({ server, db, clock, logger, keys, signals, hooks, meters, scheduler: jobs.scheduler, config: config.alerts, tz: config.tz, baseUrl: `http://${config.host}:${config.port}`, entitlements, forecaster: (await import('./analysis/alerts-forecast.ts')).alertsForecaster });
 
   // analysis: /v1/summary, /v1/analysis/* (forecast, anomalies + job analysis.anomalies, correlation, predict, trends, suggestions, efficiency) (src/analysis)
   (await import('./analysis/index.ts')).wireAnalysis({ server, db, keys, clock, tz: config.tz, rollups, meters, signals, scheduler: jobs.scheduler, logger });

@@ -131,6 +131,9 @@ export function budgetCandidates(rule: Rule, total: string, period: { start: str
   return out;
 }
 
+/** A wired forecaster names its method and interval; the linear projection adds nothing. */
+const methodOf = (p: Projection) => (p.method ? { forecast_method: p.method, projected_low: p.low, projected_high: p.high } : {});
+
 /** forecast.exceeds for an entitlement: its usage projected past available × block threshold. */
 export function forecastEntitlementCandidate(rule: Rule, s: EntitlementSnapshot, p: Projection, now: Date): Candidate | null {
   if (rule.on !== 'forecast.exceeds' || !p.crosses_at) return null;
@@ -156,6 +159,7 @@ export function forecastEntitlementCandidate(rule: Rule, s: EntitlementSnapshot,
       rate_per_day: p.rate,
       projected_total: p.projected_total,
       projected_at: p.crosses_at.toISOString(),
+      ...methodOf(p),
       period_start: s.period_start,
       resets_at: s.resets_at,
       purchase_url: s.purchase_url,
@@ -179,7 +183,7 @@ export function forecastBudgetCandidate(rule: Rule, total: string, p: Projection
     threshold: String(c.amount),
     occurred_at: now.toISOString(),
     title: `Budget "${rule.name}" is projected to pass ${groupDigits(String(c.amount))} ${c.meter} on ${day}, before the ${c.period} ends`,
-    details: { meter: c.meter, amount: c.amount, rate_per_day: p.rate, projected_total: p.projected_total, projected_at: p.crosses_at.toISOString(), period_start: period.start, resets_at: period.end },
+    details: { meter: c.meter, amount: c.amount, rate_per_day: p.rate, projected_total: p.projected_total, projected_at: p.crosses_at.toISOString(), ...methodOf(p), period_start: period.start, resets_at: period.end },
   } as Candidate;
 }
 

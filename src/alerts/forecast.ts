@@ -23,6 +23,10 @@ export interface Projection {
   crosses_at: Date | null;
   /** Already at or past the limit (then it is no forecast: the level rules say so). */
   crossed: boolean;
+  /** Set by a wired forecaster: its method and 80 % interval of the period-end total. */
+  method?: string;
+  low?: string;
+  high?: string;
 }
 
 /**
@@ -53,4 +57,28 @@ export function projectCrossing(p: ProjectionInput): Projection {
   const msToCross = limit.minus(usage).div(rate).times(DAY_MS).toNumber();
   const at = new Date(p.now.getTime() + Math.ceil(msToCross));
   return { ...out, crosses_at: at.getTime() < p.periodEnd.getTime() ? at : null, crossed: false };
+}
+
+/** What a wired forecaster is given: the period's usage so far and the dated daily history. */
+export interface ForecastRequest {
+  usage: string;
+  limit: string;
+  /** Complete local days before today, oldest first, as far back as `historyDays`; may skip empty days. */
+  daily: Array<{ day: string; usage: string }>;
+  /** Zone the days are cut in. */
+  tz: string;
+  periodStart: Date;
+  periodEnd: Date;
+  now: Date;
+}
+
+/**
+ * A better model than `projectCrossing`, given to alerts at wiring time (the analysis domain's
+ * forecast; alerts does not import it). Returns null when the history is too short for it; then
+ * the linear projection above is used.
+ */
+export interface UsageForecaster {
+  /** Days of history it wants before today. */
+  historyDays: number;
+  project(r: ForecastRequest): Projection | null;
 }

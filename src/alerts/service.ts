@@ -14,7 +14,7 @@ import type { AlertsConfig } from './config.ts';
 import { parseAllowList, checkTarget, type AllowList } from './netguard.ts';
 import { postWebhook, SendError, smtpMailer, type Mailer } from './channels.ts';
 import { renderEmail, signatureHeader, webhookBody } from './message.ts';
-import { projectCrossing } from './forecast.ts';
+import { projectCrossing, type Projection, type UsageForecaster } from './forecast.ts';
 import {
   anomalyCandidate,
   budgetCandidates,
@@ -55,6 +55,8 @@ export interface MeterReader {
   totalsBy(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>, group: string): Promise<Map<string, string>>;
   /** The meter per local day over [from, to), oldest first. */
   daily(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>): Promise<string[]>;
+  /** The same, dated (local day), for a wired forecaster. */
+  dailyByDay?(slug: string, from: Date, to: Date, tz: string, filters: Record<string, string[]>): Promise<Array<{ day: string; usage: string }>>;
 }
 
 export interface AlertDeps {
@@ -68,6 +70,8 @@ export interface AlertDeps {
   meters?: MeterReader;
   entitlements?: EntitlementSource;
   mailer?: Mailer;
+  /** forecast.exceeds: a model given at wiring time (analysis's forecast); the linear projection when absent or when it declines. */
+  forecaster?: UsageForecaster;
 }
 
 export interface DeliveryReport {
@@ -438,6 +442,20 @@ export function alertService(d: AlertDeps): AlertService {
     return out;
   }
 
+  /** The wired forecaster's projection over its own (longer) history, or null (none wired, too little history, already crossed). */
+  async function forecasted(
+    tz: string,
+    dayStart: Date,
+    read: (from: Date, to: Date) => Promise<Array<{ day: string; usage: string }>> | undefined,
+    q: { usage: string; limit: string; periodStart: Date; periodEnd: Date; now: Date },
+  ): Promise<Projection | null> {
+    const f = d.forecaster;
+    if (!f || new Decimal(q.usage).gte(q.limit)) return null;
+    const rows = await read(new Date(dayStart.getTime() - f.historyDays * DAY_MS), dayStart);
+    if (!rows) return null;
+    return f.project({ ...q, daily: rows, tz });
+  }
+
   async function forecastEval(list: Rule[], now: Date): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const today = (tz: string) => startOf(tz, 'day', now);
@@ -455,7 +473,9 @@ export function alertService(d: AlertDeps): AlertService {
           const dayStart = today(tz);
           const from = new Date(Math.max(p.start.getTime(), dayStart.getTime() - lookback * DAY_MS));
           const daily = from < dayStart ? await d.meters.daily(c.meter, from, dayStart, tz, filters) : [];
-          const proj = projectCrossing({ usage: total, limit: String(c.amount), recentDaily: daily, periodStart: p.start, periodEnd: p.end, now });
+          const proj =
+            (await forecasted(tz, dayStart, (f, t) => d.meters!.dailyByDay?.(c.meter!, f, t, tz, filters), { usage: total, limit: String(c.amount), periodStart: p.start, periodEnd: p.end, now })) ??
+            projectCrossing({ usage: total, limit: String(c.amount), recentDaily: daily, periodStart: p.start, periodEnd: p.end, now });
           const cand = forecastBudgetCandidate(r, total, proj, { start: p.start.toISOString(), end: p.end.toISOString() }, now);
           if (cand) out.push(cand);
           continue;
@@ -469,7 +489,11 @@ export function alertService(d: AlertDeps): AlertService {
           const from = new Date(Math.max(periodStart.getTime(), dayStart.getTime() - lookback * DAY_MS));
           const daily = from < dayStart ? (await entitlements.dailyUsage(s.id, from, dayStart)).map((x) => x.usage) : [];
           const limit = (Number(s.block_threshold) > 0 ? s.block_threshold : '1') as string;
-          const proj = projectCrossing({ usage: s.usage, limit: new Decimal(s.available).times(limit).toString(), recentDaily: daily, periodStart, periodEnd: new Date(s.resets_at), now });
+          const lim = new Decimal(s.available).times(limit).toString();
+          const periodEnd = new Date(s.resets_at);
+          const proj =
+            (await forecasted('UTC', dayStart, (f, t) => entitlements!.dailyUsage(s.id, f, t), { usage: s.usage, limit: lim, periodStart, periodEnd, now })) ??
+            projectCrossing({ usage: s.usage, limit: lim, recentDaily: daily, periodStart, periodEnd, now });
           const cand = forecastEntitlementCandidate(r, s, proj, now);
           if (cand) out.push(cand);
         }

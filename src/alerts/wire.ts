@@ -12,9 +12,11 @@ import type { AlertsConfig } from './config.ts';
 import { alertService, type AlertService, type MeterReader } from './service.ts';
 import { registerAlertRoutes } from './routes.ts';
 import type { EntitlementSource } from './types.ts';
+import type { UsageForecaster } from './forecast.ts';
 
 export type { AlertService } from './service.ts';
 export type { EntitlementSource, EntitlementSnapshot } from './types.ts';
+export type { UsageForecaster, ForecastRequest } from './forecast.ts';
 
 const byServer = new WeakMap<object, AlertService>();
 
@@ -55,6 +57,10 @@ export function meterReader(meters: MeterService): MeterReader {
       if (!(from < to)) return [];
       return (await meters.query(slug, { from, to, window: 'day', tz, groupBy: [], filters })).map((r) => String(r.value));
     },
+    async dailyByDay(slug, from, to, tz, filters) {
+      if (!(from < to)) return [];
+      return (await meters.query(slug, { from, to, window: 'day', tz, groupBy: [], filters })).map((r) => ({ day: r.window_start.slice(0, 10), usage: String(r.value) }));
+    },
   };
 }
 
@@ -77,6 +83,8 @@ export function wireAlerts(d: {
   /** Fallback for links when alerts.dashboard_url is not set. */
   baseUrl: string;
   entitlements?: EntitlementSource;
+  /** forecast.exceeds model (src/app.ts passes analysis's); the linear projection without it. */
+  forecaster?: UsageForecaster;
 }): AlertService {
   const alerts = alertService({
     db: d.db,
@@ -87,6 +95,7 @@ export function wireAlerts(d: {
     dashboardUrl: d.config.dashboard_url ?? d.baseUrl,
     meters: meterReader(d.meters),
     entitlements: d.entitlements,
+    forecaster: d.forecaster,
   });
   registerAlertRoutes(d.server, { keys: d.keys, alerts });
   d.signals.on('entitlement.level', (s) => alerts.onSignal(s).then(() => {}));
