@@ -12,7 +12,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createTollgate } from '../src/app.ts';
-import { loadConfig } from '../src/shared/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { collectorsOf } from '../src/collectors/wire.ts';
 import { pullOpenai } from '../src/collectors/providers.ts';

@@ -13,7 +13,7 @@ import { openPostgres } from '../src/shared/db/postgres.ts';
 import { openPglite } from '../src/shared/db/pglite.ts';
 import { migrate, type Db } from '../src/shared/db/index.ts';
 import { createTollgate } from '../src/app.ts';
-import { loadConfig } from '../src/shared/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { fixedClock } from '../src/shared/clock.ts';
 import { rollupStore } from '../src/rollups/store.ts';

@@ -14,6 +14,11 @@ if (setup.status !== 0) {
   process.exit(setup.status ?? 1);
 }
 
+// Layering rules (.dependency-cruiser.cjs): shared imports no domain, http only auth, no cycle
+// through two domains, the SDK only the providers' readers. A violation fails the run.
+const layers = spawnSync('npx', ['depcruise', '--config', '.dependency-cruiser.cjs', 'src', '--output-type', 'err'], { stdio: 'inherit', env });
+const layerFailures = layers.status === 0 ? 0 : 1;
+
 mkdirSync('.test-results', { recursive: true });
 const report = '.test-results/report.json';
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
@@ -31,5 +36,7 @@ if (existsSync(report)) {
   skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 }
 if (run.status !== 0 && failed === 0) failed = 1; // a crash or a failed suite with no failed test still fails
+if (layerFailures) console.error('layering rules broken (see the dependency-cruiser output above)');
+failed += layerFailures;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(run.status === 0 && failed === 0 ? 0 : 1);

@@ -3,7 +3,7 @@ import { parseAllowList } from './netguard.ts';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
-/** `alerts:` config section (imported by src/shared/config.ts); docs/alerts.md describes it. */
+/** `alerts:` config section (imported by src/config.ts); docs/alerts.md describes it. */
 export const alertsConfigSchema = z
   .object({
     /** smtp:// or smtps:// URL e-mail goes through (SMTP_URL). Without it, e-mail channels are refused. */

@@ -4,7 +4,7 @@ import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/log.ts';
 import { ApiError } from '../shared/errors.ts';
 import { alertService } from '../alerts/service.ts';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../config.ts';
 import type { Db } from '../shared/db/index.ts';
 
 function service(db: Db, config: Config) {

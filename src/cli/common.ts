@@ -1,4 +1,4 @@
-import { loadConfig, ConfigError, type Config } from '../shared/config.ts';
+import { loadConfig, ConfigError, type Config } from '../config.ts';
 import { openDb, migrate, type Db } from '../shared/db/index.ts';
 
 /** A failure to report to the user as one line and an exit code, not a stack trace. */

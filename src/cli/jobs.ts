@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { configOrExit, fail, withDb } from './common.ts';
 import { createLogger } from '../shared/log.ts';
 import { systemClock } from '../shared/clock.ts';
-import { parseRfc3339 } from '../events/validate.ts';
+import { parseRfc3339 } from '../shared/time.ts';
 
 /** `tollgate jobs list | run NAME [--window T]`: the scheduler's jobs, run by hand (stop a PGlite server first). */
 export function jobsCommand(program: Command) {

@@ -8,7 +8,7 @@ import { archiveCommand } from './archive.ts';
 import { repriceCommand } from './reprice.ts';
 import { rollupsCommand } from '../rollups/cli.ts';
 import { describeFailure, configOrExit, withDb } from './common.ts';
-import { loadConfig } from '../shared/config.ts';
+import { loadConfig } from '../config.ts';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 

@@ -41,7 +41,7 @@ const provider = (defaultSecret: string) =>
     })
     .strict();
 
-/** `collectors:` config section (imported by src/shared/config.ts); see docs/collectors.md. */
+/** `collectors:` config section (imported by src/config.ts); see docs/collectors.md. */
 const collectorsObject = z
   .object({
     openai: provider('openai-admin').default(() => provider('openai-admin').parse({})),

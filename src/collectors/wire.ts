@@ -3,7 +3,7 @@ import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Signals } from '../shared/signals.ts';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../config.ts';
 import type { KeyService } from '../auth/service.ts';
 import type { EventService } from '../events/service.ts';
 import type { SecretService } from '../secrets/index.ts';

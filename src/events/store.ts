@@ -1,6 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import type { CostChange, EventRow, InsertStep, StoredEvent } from './types.ts';
-import { storableJson, storableString } from './validate.ts';
+import { storableJson, storableString } from '../shared/strings.ts';
 
 /** Column order shared by the bulk insert and the unnest() casts. */
 export const COLUMNS: Array<[keyof EventRow, string]> = [

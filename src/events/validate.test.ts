@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BUILT_IN_DATA, FAST, parseRfc3339, validateEvent } from './validate.ts';
+import { BUILT_IN_DATA, FAST, validateEvent } from './validate.ts';
+import { parseRfc3339 } from '../shared/time.ts';
 import { toEventRow } from './rows.ts';
 
 describe('parseRfc3339', () => {

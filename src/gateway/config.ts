@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { API_NAMES, familyOf, PROVIDER_ENV, PROVIDER_TYPES, type ApiName, type ProviderFamily, type ProviderType } from './providers/index.ts';
 
-/** `gateway:` config section (imported by src/shared/config.ts). Defaults are filled in by resolveGatewayConfig. */
+/** `gateway:` config section (imported by src/config.ts). Defaults are filled in by resolveGatewayConfig. */
 const providerSchema = z
   .object({
     /** API family (providers/index.ts); defaults from the provider's name when it names a family, else openai. */

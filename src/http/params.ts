@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseRfc3339 } from '../events/validate.ts';
+import { parseRfc3339 } from '../shared/time.ts';
 import { SUPPORTED_RANGE, inSupportedRange } from '../shared/time.ts';
 
 /** A query-string timestamp: RFC 3339 in, Date out, within the supported range (shared/time.ts); the error names the parameter. */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../shared/errors.ts';
-import { findUnstorable, unstorableReason } from '../events/validate.ts';
+import { findUnstorable, unstorableReason } from '../shared/strings.ts';
 
 /**
  * The one rule for request strings (issue 13): a NUL (U+0000) or an unpaired UTF-16 surrogate in

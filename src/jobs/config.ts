@@ -3,7 +3,7 @@ import { z } from 'zod';
 const days = z.union([z.coerce.number().int().min(1), z.null()]);
 
 /**
- * `retention:` config section (imported by src/shared/config.ts). Days of raw events kept per event
+ * `retention:` config section (imported by src/config.ts). Days of raw events kept per event
  * type; null keeps forever. Raw events are archived (gzip NDJSON) before they are deleted.
  */
 export const retentionConfigSchema = z
@@ -44,7 +44,7 @@ export const RETENTION_ENV: Array<[string, string[]]> = [
   ['TOLLGATE_ARCHIVE_DIR', ['retention', 'archive_dir']],
 ];
 
-/** `jobs:` config section (imported by src/shared/config.ts). */
+/** `jobs:` config section (imported by src/config.ts). */
 export const jobsConfigSchema = z
   .object({
     /** A bearer token an external scheduler may use for POST /v1/jobs/:name/run (besides an admin key). */

@@ -5,7 +5,7 @@ import type { App } from '../http/server.ts';
 import { bearerToken, requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
-import { parseRfc3339 } from '../events/validate.ts';
+import { parseRfc3339 } from '../shared/time.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Scheduler } from './scheduler.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** `meters:` config section (imported by src/shared/config.ts). Definitions are validated at start by the meter service. */
+/** `meters:` config section (imported by src/config.ts). Definitions are validated at start by the meter service. */
 export const metersConfigSchema = z
   .object({
     /** Meters defined in the file: [{slug, event_type, aggregation, value_property, group_by}]. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../shared/config.ts';
+import { loadConfig } from '../config.ts';
 
 const load = (env: Record<string, string>, overrides: Record<string, unknown> = {}) => loadConfig({ env, cwd: '/nonexistent', overrides });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * `pricing:` config section (imported by src/shared/config.ts).
+ * `pricing:` config section (imported by src/config.ts).
  *
  *   pricing:
  *     overrides:            # provider → region ('*' = any) → model → prices (USD per 1M tokens)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { configOrExit, fail, withDb } from '../cli/common.ts';
-import { parseRfc3339 } from '../events/validate.ts';
+import { parseRfc3339 } from '../shared/time.ts';
 import { rollupService } from './service.ts';
 import { SUPPORTED_RANGE, inSupportedRange } from '../shared/time.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** `secrets:` config section (imported by src/shared/config.ts). */
+/** `secrets:` config section (imported by src/config.ts). */
 export const secretsConfigSchema = z
   .object({
     /** Base64 32-byte master key (env TOLLGATE_MASTER_KEY). */

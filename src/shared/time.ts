@@ -264,3 +264,25 @@ export function daysInMonth(tz: string, t: Date | number): number {
   const w = wallOf(tz, t);
   return new Date(Date.UTC(w.year, w.month, 0)).getUTCDate();
 }
+
+// RFC 3339: date, 'T' (or 't' / space is not allowed here), time, optional fraction, Z or ±hh:mm.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+export function parseRfc3339(s: string): Date | undefined {
+  const m = RFC3339.exec(s);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, se, frac, z, oh, om] = m;
+  const year = Number(y), month = Number(mo), day = Number(d), hour = Number(h), minute = Number(mi);
+  let second = Number(se);
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60) return undefined;
+  if (oh !== undefined && (Number(oh) > 23 || Number(om) > 59)) return undefined;
+  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > dim) return undefined;
+  if (second === 60) second = 59; // a leap second is held at :59, as JavaScript time has none
+  // Sub-millisecond digits are dropped: JavaScript and the stored epoch-ms carry milliseconds.
+  const ms = frac ? Math.floor(Number(frac.slice(1, 4).padEnd(3, '0'))) : 0;
+  const offsetMin = z === 'Z' || z === 'z' ? 0 : (z![0] === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+  if (year < 100) return new Date(new Date(t).setUTCFullYear(year)); // Date.UTC maps 0–99 to 19xx
+  return new Date(t);
+}

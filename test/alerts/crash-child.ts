@@ -3,7 +3,7 @@
  * send (the afterDecide hook never returns) so the parent can kill -9 it there.
  */
 import { createTollgate } from '../../src/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import { migrate, openDb } from '../../src/shared/db/index.ts';

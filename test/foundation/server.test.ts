@@ -5,7 +5,7 @@ import path from 'node:path';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { TEST_DB, TEST_DATABASE_URL, freshDb } from '../helpers/db.ts';
 import { createTollgate } from '../../src/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { migrate, loadMigrations } from '../../src/shared/db/index.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';

@@ -1,5 +1,5 @@
 import { createTollgate, type Tollgate } from '../../src/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import type { Clock } from '../../src/shared/clock.ts';
 import type { Db } from '../../src/shared/db/index.ts';

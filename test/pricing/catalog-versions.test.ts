@@ -10,7 +10,7 @@ import { fixedClock } from '../../src/shared/clock.ts';
 import { pricingOf } from '../../src/pricing/index.ts';
 import { parseCatalog } from '../../src/pricing/versions.ts';
 import { createTollgate } from '../../src/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { openDb } from '../../src/shared/db/index.ts';
 import { TEST_DB } from '../helpers/db.ts';

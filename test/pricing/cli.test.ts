@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createTollgate } from '../../src/app.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { openDb } from '../../src/shared/db/index.ts';
 import { TEST_DB } from '../helpers/db.ts';

@@ -12,7 +12,7 @@ async function loadDoc(arg?: string): Promise<Schema> {
   if (arg?.startsWith('http')) return (await fetch(arg)).json();
   if (arg) return JSON.parse(readFileSync(arg, 'utf8'));
   const { createTollgate } = await import('../../src/app.ts');
-  const { loadConfig } = await import('../../src/shared/config.ts');
+  const { loadConfig } = await import('../../src/config.ts');
   const { createLogger } = await import('../../src/shared/log.ts');
   const { openPglite } = await import('../../src/shared/db/pglite.ts');
   const db = await openPglite({});

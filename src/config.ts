@@ -2,14 +2,14 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { metersConfigSchema, METERS_ENV } from '../meters/config.ts';
-import { retentionConfigSchema, RETENTION_ENV, jobsConfigSchema, JOBS_ENV } from '../jobs/config.ts';
-import { collectorsConfigSchema, COLLECTORS_ENV } from '../collectors/config.ts';
-import { gatewayConfigSchema, GATEWAY_ENV } from '../gateway/config.ts';
-import { secretsConfigSchema, SECRETS_ENV } from '../secrets/config.ts';
-import { pricingConfigSchema, PRICING_ENV } from '../pricing/config.ts';
-import { quotasConfigSchema, QUOTAS_ENV } from '../quotas/config.ts';
-import { alertsConfigSchema, ALERTS_ENV } from '../alerts/config.ts';
+import { metersConfigSchema, METERS_ENV } from './meters/config.ts';
+import { retentionConfigSchema, RETENTION_ENV, jobsConfigSchema, JOBS_ENV } from './jobs/config.ts';
+import { collectorsConfigSchema, COLLECTORS_ENV } from './collectors/config.ts';
+import { gatewayConfigSchema, GATEWAY_ENV } from './gateway/config.ts';
+import { secretsConfigSchema, SECRETS_ENV } from './secrets/config.ts';
+import { pricingConfigSchema, PRICING_ENV } from './pricing/config.ts';
+import { quotasConfigSchema, QUOTAS_ENV } from './quotas/config.ts';
+import { alertsConfigSchema, ALERTS_ENV } from './alerts/config.ts';
 
 /**
  * Configuration: `tollgate.config.yaml` (or the file TOLLGATE_CONFIG names) overlaid by environment
