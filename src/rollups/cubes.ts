@@ -194,7 +194,20 @@ export interface UsageFacts {
   reasoning_tokens: number | string | null;
   cost: string | number | null;
   unpriced: boolean;
+  /** The event's data: `data.requests` (a collector's bucket) is how many requests it stands for. */
+  data?: Record<string, unknown> | null;
 }
+
+/**
+ * How many requests an event counts for: `data.requests` when it is a non-negative integer of at
+ * most 13 digits (collector events carry the provider's count per bucket, events/validate.ts
+ * checks it), else 1. REQUESTS_SQL is the same rule over an events row, for the fold and rebuild.
+ */
+export function requestsOf(e: UsageFacts): number {
+  const r = e.data?.requests;
+  return typeof r === 'number' && Number.isInteger(r) && r >= 0 && r < 1e13 ? r : 1;
+}
+export const REQUESTS_SQL = `CASE WHEN jsonb_typeof(data->'requests') = 'number' AND data->>'requests' ~ '^[0-9]{1,13}$' THEN (data->>'requests')::bigint ELSE 1 END`;
 
 export interface Delta {
   grain: Grain;
@@ -215,6 +228,7 @@ export function aggregate(cube: Cube, events: Array<{ facts: UsageFacts; sign: 1
   const grains = grainsOf(cube, zone);
   for (const { facts: e, sign } of events) {
     const t = new Date(e.time).getTime();
+    const requests = requestsOf(e);
     const dims = cube.dims.map((d) => e[d] ?? null);
     const dimKey = dims.map((v) => (v === null ? '\u0000' : '\u0002' + v)).join('\u0001');
     for (const g of grains) {
@@ -231,8 +245,8 @@ export function aggregate(cube: Cube, events: Array<{ facts: UsageFacts; sign: 1
         };
         map.set(key, d);
       }
-      d.counts.requests += sign;
-      if (e.unpriced) d.counts.unpriced_requests += sign;
+      d.counts.requests += sign * requests;
+      if (e.unpriced) d.counts.unpriced_requests += sign * requests;
       d.counts.input_tokens += sign * num(e.input_tokens);
       d.counts.output_tokens += sign * num(e.output_tokens);
       d.counts.cache_read_tokens += sign * num(e.cache_read_tokens);

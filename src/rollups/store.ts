@@ -1,5 +1,5 @@
 import type { Queryable } from '../shared/db/index.ts';
-import { CUBES, COUNT_MEASURES, MEASURES, ZONE_GRAINS, aggregate, floorGrain, grainsOf, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
+import { CUBES, COUNT_MEASURES, MEASURES, REQUESTS_SQL, ZONE_GRAINS, aggregate, floorGrain, grainsOf, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
 
 /** A zone name as an SQL literal (config validated it as an IANA zone; quotes doubled anyway). */
 export const zoneLiteral = (zone: string) => `'${zone.replace(/'/g, "''")}'`;
@@ -109,7 +109,7 @@ function foldSql(zone: string | null): string {
     const grain = `CASE ${own.map((g) => `WHEN GROUPING(b${g}) = 0 THEN ${g}`).join(' ')} END`;
     return `c${i} AS (
   INSERT INTO ${cube.table} AS r (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-  SELECT ${grain}, COALESCE(${own.map((g) => `b${g}`).join(', ')}), ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+  SELECT ${grain}, COALESCE(${own.map((g) => `b${g}`).join(', ')}), ${dims}, sum(requests), coalesce(sum(requests) FILTER (WHERE unpriced), 0),
     coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
     coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
   FROM e GROUP BY GROUPING SETS (${sets})
@@ -118,7 +118,7 @@ ${MEASURES.map((m) => `    ${m} = r.${m} + EXCLUDED.${m}`).join(',\n')}
 )`;
   });
   return `WITH e AS MATERIALIZED (
-  SELECT subject, team, project, api_key, provider, model, region, feature, unpriced,
+  SELECT subject, team, project, api_key, provider, model, region, feature, unpriced, ${REQUESTS_SQL} AS requests,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost,
     ${grains.map((g) => `${bucketSql(g, 'time', zone)} AS b${g}`).join(', ')}
   FROM events WHERE seq = ANY($1::bigint[]) AND type = 'llm.usage'
@@ -175,7 +175,7 @@ export function rollupStore(db: Queryable, zone: string | null = null): RollupSt
             if (prev === undefined) {
               await tx.query(
                 `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-                 SELECT ${g}, ${bucketSql(g, 'time', zone)} AS b, ${dims}, count(*), count(*) FILTER (WHERE unpriced),
+                 SELECT ${g}, ${bucketSql(g, 'time', zone)} AS b, ${dims}, sum(${REQUESTS_SQL}), coalesce(sum(${REQUESTS_SQL}) FILTER (WHERE unpriced), 0),
                    coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
                    coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
                  FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
@@ -231,7 +231,7 @@ CROSS JOIN LATERAL (
   SELECT * FROM ${cube.table} r WHERE r.grain = p.grain AND r.bucket >= p.s AND r.bucket < p.e${where.length ? ' AND ' + where.join(' AND ') : ''}
   OFFSET 0 -- a fence: keeps this a parameterised index range scan per piece instead of a hash join over the table
 ) r
-GROUP BY ${group.join(', ')}${signed ? `\nHAVING ${TOP_EXPR.requests(true)} <> 0 -- every event was subtracted again: no events in the window` : ''}
+GROUP BY ${group.join(', ')}${signed ? `\nHAVING ${[...COUNT_MEASURES, 'cost'].map((m) => `sum(${term(`r.${m}`, true)}) <> 0`).join(' OR ')} -- every event was subtracted again: no events in the window (a collector's cost-only event counts 0 requests)` : ''}
 ${tail}`;
       const r = await db.query<Record<string, unknown>>(sql, params);
       return r.rows.map((row) => ({
