@@ -114,7 +114,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   (await import('./alerts/wire.ts')).wireAlerts({ server, db, clock, logger, keys, signals, hooks, meters, scheduler: jobs.scheduler, config: config.alerts, tz: config.tz, baseUrl: `http://${config.host}:${config.port}`, entitlements, forecaster: (await import('./analysis/alerts-forecast.ts')).alertsForecaster });
 
   // analysis: /v1/summary, /v1/analysis/* (forecast, anomalies + job analysis.anomalies, correlation, predict, trends, suggestions, efficiency) (src/analysis)
-  (await import('./analysis/index.ts')).wireAnalysis({ server, db, keys, clock, tz: config.tz, rollups, meters, signals, scheduler: jobs.scheduler, logger });
+  (await import('./analysis/index.ts')).wireAnalysis({ server, db, keys, clock, tz: config.tz, rollups, meters, signals, scheduler: jobs.scheduler, logger, events: store });
 
   // dashboard: the web app at /, POST/GET/DELETE /v1/session (cookie), GET /v1/stream (SSE; publishes usage.ingested after commit) (src/dashboard)
   await (await import('./dashboard/wire.ts')).wireDashboard({ server, keys, hooks, signals, clock, logger, tz: config.tz, databaseUrl: config.database_url, dbKind: db.kind, onClose: (fn) => closers.push(() => void fn()) });

@@ -20,6 +20,7 @@ import { forecastUsage } from './forecast-service.ts';
 import { scanAnomalies } from './anomaly-service.ts';
 import { dismissAnomaly } from './store.ts';
 import { MEASURES, tokensOf, type Measure } from './series.ts';
+import { latencyKey, throughputOf, type EventLister } from './latency.ts';
 import { idleKeySuggestions, modelSuggestions, outsizedSuggestions, type PriceFn, type UsageCell } from './suggestions.ts';
 
 export interface AnalysisRouteDeps {
@@ -32,6 +33,8 @@ export interface AnalysisRouteDeps {
   signals?: Signals;
   defaultTz: string;
   minImpact: Record<Measure, number>;
+  /** Raw events, for latency (tokens per second); absent: null. */
+  events?: EventLister;
 }
 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'must be a decimal number such as 0.45');
@@ -432,13 +435,13 @@ export function registerAnalysisRoutes(app: App, deps: AnalysisRouteDeps) {
       preHandler: read,
       schema: {
         tags: ['analysis'],
-        summary: 'Efficiency: cost and tokens per request by model and feature; cost per active user-hour and per video-minute overall (default: the last 30 days)',
+        summary: 'Efficiency: cost and tokens per request and output tokens per second by model and feature; cost per active user-hour and per video-minute overall (default: the last 30 days)',
         querystring: z.object({ ...rangeShape, group_by: repeated.optional() }),
         response: {
           200: z.object({
             from: z.string(), to: z.string(),
-            overall: z.object({ requests: z.number(), cost: z.string(), cost_per_request: z.string().nullable(), active_user_hours: z.number(), cost_per_user_hour: z.string().nullable(), video_minutes: z.number(), cost_per_video_minute: z.string().nullable(), tokens_per_second: z.null() }),
-            rows: z.array(z.object({ group, requests: z.number(), cost: z.string(), cost_per_request: z.string().nullable(), tokens_per_request: z.number().nullable(), output_share: z.number().nullable(), cache_read_share: z.number().nullable() })),
+            overall: z.object({ requests: z.number(), cost: z.string(), cost_per_request: z.string().nullable(), active_user_hours: z.number(), cost_per_user_hour: z.string().nullable(), video_minutes: z.number(), cost_per_video_minute: z.string().nullable(), tokens_per_second: z.number().nullable(), latency_sample: z.object({ events_read: z.number(), with_latency: z.number(), complete: z.boolean() }) }),
+            rows: z.array(z.object({ group, requests: z.number(), cost: z.string(), cost_per_request: z.string().nullable(), tokens_per_request: z.number().nullable(), output_share: z.number().nullable(), cache_read_share: z.number().nullable(), tokens_per_second: z.number().nullable() })),
           }),
           ...errors,
         },
@@ -450,10 +453,12 @@ export function registerAnalysisRoutes(app: App, deps: AnalysisRouteDeps) {
       const { from, to } = range(q, 30);
       const groupBy = (q.group_by?.length ? q.group_by : ['model', 'feature']) as Dim[];
       for (const d of groupBy) if (!dimParam.safeParse(d).success) throw badRequest('INVALID_FIELD', `unknown dimension "${d}"`, 'group_by');
-      const [byGroup, perUserHour, video] = await Promise.all([
+      const [byGroup, perUserHour, video, speed] = await Promise.all([
         deps.rollups.usage({ from, to, tz: q.tz, window: 'none', groupBy, filters: {} }, bind),
         deps.rollups.usage({ from, to, tz: q.tz, window: 'hour', groupBy: ['subject'], filters: {} }, bind),
         deps.meters.query('video_minutes', { from, to, tz: q.tz, window: 'none', groupBy: [], filters: {}, bind }).catch(() => []),
+        // Latency is not in the rollups: a bounded read of the raw events (src/analysis/latency.ts).
+        deps.events ? throughputOf(deps.events, { from, to, groupBy, bind }) : null,
       ]);
       const per = (cost: string | Money, n: number) => (n > 0 ? new Money(cost).div(n).toDecimalPlaces(8).toFixed() : null);
       const userHours = perUserHour.rows.filter((r) => r.subject && r.requests > 0).length;
@@ -466,8 +471,8 @@ export function registerAnalysisRoutes(app: App, deps: AnalysisRouteDeps) {
           requests: totals.requests, cost: totals.cost, cost_per_request: per(totals.cost, totals.requests),
           active_user_hours: userHours, cost_per_user_hour: per(totals.cost, userHours),
           video_minutes: minutes, cost_per_video_minute: per(totals.cost, minutes),
-          // The rollups keep no latency: tokens per second needs latency_ms aggregates (docs/analysis.md).
-          tokens_per_second: null,
+          tokens_per_second: speed?.overall.tokens_per_second ?? null,
+          latency_sample: { events_read: speed?.read ?? 0, with_latency: speed?.overall.events ?? 0, complete: speed?.complete ?? false },
         },
         rows: byGroup.rows
           .map((r) => {
@@ -479,6 +484,7 @@ export function registerAnalysisRoutes(app: App, deps: AnalysisRouteDeps) {
               tokens_per_request: r.requests ? Math.round(tokens / r.requests) : null,
               output_share: tokens ? Math.round((r.output_tokens / tokens) * 1000) / 1000 : null,
               cache_read_share: prompt ? Math.round((r.cache_read_tokens / prompt) * 1000) / 1000 : null,
+              tokens_per_second: speed?.byGroup.get(latencyKey(groupBy.map((d) => r[d] as string | null | undefined)))?.tokens_per_second ?? null,
             };
           })
           .sort((a, b) => new Money(b.cost).comparedTo(a.cost)),

@@ -12,6 +12,7 @@ import { registerSummaryRoutes } from './routes.ts';
 import { registerAnalysisRoutes } from './analysis-routes.ts';
 import { DEFAULT_MIN_IMPACT, scanAnomalies } from './anomaly-service.ts';
 import type { Measure } from './series.ts';
+import type { EventLister } from './latency.ts';
 
 export interface AnalysisOptions {
   /** Smallest excess an anomaly needs to be listed by default and signalled, per measure. */
@@ -37,6 +38,8 @@ export function wireAnalysis(d: {
   scheduler?: Scheduler;
   logger?: Logger;
   options?: AnalysisOptions;
+  /** The events store's `list` (a bounded read for tokens per second; the rollups keep no latency). */
+  events?: EventLister;
 }) {
   let pricing: PricingService | null = null;
   try {
@@ -46,7 +49,7 @@ export function wireAnalysis(d: {
   }
   const minImpact = { ...DEFAULT_MIN_IMPACT, ...(d.options?.minImpact ?? {}) };
   registerSummaryRoutes(d.server, { keys: d.keys, rollups: d.rollups, clock: d.clock, defaultTz: d.tz });
-  registerAnalysisRoutes(d.server, { keys: d.keys, db: d.db, rollups: d.rollups, meters: d.meters, pricing, clock: d.clock, signals: d.signals, defaultTz: d.tz, minImpact });
+  registerAnalysisRoutes(d.server, { keys: d.keys, db: d.db, rollups: d.rollups, meters: d.meters, pricing, clock: d.clock, signals: d.signals, defaultTz: d.tz, minImpact, events: d.events });
   const schedule = d.options?.scanSchedule === undefined ? '7 * * * *' : d.options.scanSchedule;
   if (d.scheduler && schedule) {
     // Each hour: the last two days of hourly cost (so a late hour is seen) and of daily cost, total only.

@@ -190,8 +190,8 @@ describe('correlation, the calculator and suggestions', () => {
     // Suggestion traffic in the last 30 days, priced by the catalog (no reported cost):
     //  feature "tagging": 1,000 short claude-sonnet-4-5 calls (500 in / 100 out) over ten users;
     //  feature "support": 200 gpt-4o calls with 4,000-token prompts and no cache reads, all by "heavy".
-    for (let k = 0; k < 1000; k++) events.push(llm(now - 20 * DAY + k * 60_000, { provider: 'anthropic', model: 'claude-sonnet-4-5', feature: 'tagging', input_tokens: 500, output_tokens: 100, cost: undefined }, `user-${k % 10}`));
-    for (let k = 0; k < 200; k++) events.push(llm(now - 10 * DAY + k * 60_000, { provider: 'openai', model: 'gpt-4o', feature: 'support', input_tokens: 4000, output_tokens: 200, cost: undefined }, 'heavy'));
+    for (let k = 0; k < 1000; k++) events.push(llm(now - 20 * DAY + k * 60_000, { provider: 'anthropic', model: 'claude-sonnet-4-5', feature: 'tagging', input_tokens: 500, output_tokens: 100, latency_ms: 2000, cost: undefined }, `user-${k % 10}`));
+    for (let k = 0; k < 200; k++) events.push(llm(now - 10 * DAY + k * 60_000, { provider: 'openai', model: 'gpt-4o', feature: 'support', input_tokens: 4000, output_tokens: 200, latency_ms: 1000, cost: undefined }, 'heavy'));
     // A key used 45 days ago and not since.
     events.push(llm(now - 45 * DAY, { api_key: 'old-key', cost: undefined }, 'user-0'));
     await send(app, events);
@@ -270,5 +270,11 @@ describe('correlation, the calculator and suggestions', () => {
     expect(tagging).toMatchObject({ requests: 1000, cost: '3', cost_per_request: '0.003', tokens_per_request: 600 });
     expect(r.body.overall.requests).toBe(1200);
     expect(r.body.overall.active_user_hours).toBeGreaterThan(0);
+    // Tokens per second from the raw events' latency_ms: tagging 100 out / 2 s = 50, support 200 / 1 s = 200,
+    // overall (100,000 + 40,000) / (2,000 s + 200 s) = 63.64 (a throughput, not the mean of the two rates).
+    expect(tagging.tokens_per_second).toBe(50);
+    expect(r.body.rows.find((x: any) => x.group.feature === 'support').tokens_per_second).toBe(200);
+    expect(r.body.overall.tokens_per_second).toBe(63.64);
+    expect(r.body.overall.latency_sample).toEqual({ events_read: 1200, with_latency: 1200, complete: true });
   });
 });
