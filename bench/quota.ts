@@ -23,7 +23,7 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 
 if (process.argv.includes('--child')) {
-  const { loadConfig } = await import('../src/shared/config.ts');
+  const { loadConfig } = await import('../src/config.ts');
   const { createTollgate } = await import('../src/app.ts');
   const { createLogger } = await import('../src/shared/log.ts');
   const { gatewayOf } = await import('../src/gateway/index.ts');
@@ -187,6 +187,21 @@ async function main() {
       ['on, 10,000 subjects', gw(() => `s${1 + rnd(SUBJECTS)}`), setGate(true)],
     ];
     await interleaved(gwPaths, GW_RPS, 4, 2); // warm-up (tokenizer, connections, JIT)
+    {
+      // Unloaded service time, one call at a time, the paths taking turns call by call.
+      const lat = new Map<string, number[]>(gwPaths.map(([n]) => [n, []]));
+      for (let i = 0; i < 150; i++) {
+        for (const [name, req, before] of gwPaths) {
+          await before();
+          const t1 = performance.now();
+          const res = await pool.request({ path: req.path, method: req.method, headers: { 'content-type': 'application/json', ...req.headers!(i) }, body: req.body!(i) });
+          await res.body.arrayBuffer();
+          lat.get(name)!.push(performance.now() - t1);
+        }
+      }
+      const p50 = (n: string) => percentile(lat.get(n)!.sort((a, b) => a - b), 50);
+      console.log(`gateway unloaded, one call at a time (p50; added vs off): ${gwPaths.map(([n]) => `${n} ${p50(n).toFixed(3)} ms${n === 'off' ? '' : ` (${(p50(n) - p50('off')).toFixed(3)})`}`).join('; ')}`);
+    }
     const g = await interleaved(gwPaths, GW_RPS, GW_SECONDS * gwPaths.length, ROUNDS);
     const off = g.get('off')!;
     console.log(`gateway, non-streaming chat completions at ${GW_RPS}/s, ${GW_SECONDS * gwPaths.length} s per path in ${ROUNDS} turns; added = path − off:`);

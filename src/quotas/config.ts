@@ -11,9 +11,11 @@ export const quotasConfigSchema = z
     sweep_interval_ms: z.coerce.number().int().min(50).max(600_000).default(1000),
     /** /v1/entitlements/stats answers from a per-process cache this long (seed 003: admin stats cached). */
     stats_cache_ms: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+    /** Reservation statements skip the WAL flush wait (docs/quotas.md "async commit"); false = durable. */
+    async_commit: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(true),
   })
   .strict()
-  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000 });
+  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true });
 
 export type QuotasConfigInput = z.infer<typeof quotasConfigSchema>;
 

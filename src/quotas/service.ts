@@ -23,9 +23,11 @@ export interface QuotasConfig {
   sweep_interval_ms: number;
   /** How long /v1/entitlements/stats answers from this process's cache (0: never cached). */
   stats_cache_ms: number;
+  /** Reservation statements commit without waiting for the WAL flush (docs/quotas.md). */
+  async_commit: boolean;
 }
 
-export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000 };
+export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true };
 
 export interface Target {
   subject?: string | null;
@@ -85,7 +87,7 @@ export function usageFilters(e: Pick<Entitlement, 'subject' | 'team' | 'api_key'
 
 export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig> }) {
   const cfg = { ...DEFAULT_QUOTAS_CONFIG, ...deps.config };
-  const store: QuotaStore = quotaStore(db);
+  const store: QuotaStore = quotaStore(db, { asyncCommit: cfg.async_commit });
   const snaps = new Map<string, Snapshot>();
   const loading = new Map<string, Promise<Snapshot>>();
   const statsCache = new Map<string, { at: number; value: ReturnType<QuotaStore['stats']> }>();
@@ -130,7 +132,8 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
           loading.delete(e.id);
           // The stored figures feed /v1/entitlements/stats (one aggregate, no engine run per subject).
           const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
-          await store.snapshot(e.id, { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed(), at: new Date(s.at) }).catch((err) => logger.warn({ err }, 'could not store an entitlement snapshot'));
+          // Not awaited: the figures are for stats only, and the answer must not wait for a write.
+          void store.snapshot(e.id, { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed(), at: new Date(s.at) }).catch((err) => logger.warn({ err }, 'could not store an entitlement snapshot'));
           return s;
         },
         (err) => {
