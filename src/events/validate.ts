@@ -149,6 +149,36 @@ function fail(raw: Record<string, unknown> | undefined, param: string, message: 
 
 const MAX_ID = 512;
 
+/**
+ * Strings that become parts of a unique index key (the events' (source, id), the rollups'
+ * dimensions, media and host keys) are bounded in UTF-8 bytes, not only in characters: PostgreSQL's
+ * btree refuses an entry over ~2.7 kB, and one valid event with eight 512-character Hangul
+ * dimensions made every later rollup fold — and so every report — fail (issue 13). 256 bytes a
+ * dimension keeps the widest rollup key (eight dimensions) near 2 kB.
+ */
+export const MAX_KEY_BYTES = 256;
+const MAX_ID_BYTES = 512;
+const KEY_FIELDS: Record<string, readonly string[]> = {
+  'llm.usage': ['provider', 'model', 'region', 'team', 'project', 'api_key', 'feature'],
+  'media.track.started': ['room', 'participant', 'track'],
+  'media.track.ended': ['room', 'participant', 'track'],
+  'resource.snapshot': ['host'],
+};
+// Below this many UTF-16 units no string can pass the byte limit (3 bytes a unit at most).
+const tooManyBytes = (s: string, limit: number) => s.length * 3 > limit && Buffer.byteLength(s, 'utf8') > limit;
+
+function keyTooWide(e: Record<string, unknown>, type: string, data: Record<string, unknown>): { param: string; message: string } | undefined {
+  for (const f of ['id', 'source'] as const) {
+    if (tooManyBytes(e[f] as string, MAX_ID_BYTES)) return { param: f, message: `must be at most ${MAX_ID_BYTES} bytes in UTF-8` };
+  }
+  if (typeof e.subject === 'string' && tooManyBytes(e.subject, MAX_KEY_BYTES)) return { param: 'subject', message: `must be at most ${MAX_KEY_BYTES} bytes in UTF-8` };
+  for (const f of KEY_FIELDS[type] ?? []) {
+    const v = data[f];
+    if (typeof v === 'string' && tooManyBytes(v, MAX_KEY_BYTES)) return { param: `data.${f}`, message: `must be at most ${MAX_KEY_BYTES} bytes in UTF-8 (it is part of a report key)` };
+  }
+  return undefined;
+}
+
 /** Validates one CloudEvent. Errors name the field as `id`, `time`, `data.input_tokens`, … */
 export function validateEvent(raw: unknown): Validation {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail(undefined, 'event', 'must be a JSON object');
@@ -193,6 +223,8 @@ export function validateEvent(raw: unknown): Validation {
     const broken = RULES[type]?.(data);
     if (broken) return fail(e, broken.param, broken.message);
   }
+  const wide = keyTooWide(e, type, data);
+  if (wide) return fail(e, wide.param, wide.message);
   return {
     ok: true,
     event: { id: e.id as string, source: e.source as string, type, subject: (e.subject as string | undefined) ?? null, time, data },
