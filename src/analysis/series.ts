@@ -1,5 +1,5 @@
 import { Money } from '../shared/money.ts';
-import { DAY, QUARTER_HOUR, ceilTo, startOf, startOfNext, wallOf, windowsOf, type Window } from '../shared/time.ts';
+import { DAY, QUARTER_HOUR, ceilTo, startOf, startOfHour, startOfNext, wallOf, windowsOf, type Window } from '../shared/time.ts';
 import type { Binding, RollupService, UsageRow } from '../rollups/service.ts';
 import type { Dim } from '../rollups/cubes.ts';
 
@@ -84,3 +84,41 @@ export function forecastFrame(tz: string, now: Date, period: 'day' | 'week' | 'm
 }
 
 export const DAY_MS = DAY;
+
+/**
+ * A reader that lets several analyses share one rollup read: a `usage()` call whose range ends
+ * where an earlier one (same zone, window, grouping, filters, binding) ended and starts inside it
+ * is answered from that read's rows (windows before its start dropped, totals summed again), so a
+ * forecast (8 weeks of days) after an anomaly scan (12 weeks of days) to the same instant reads
+ * nothing more. Ask for the larger range first. Per use (a request, a job run), not process-wide:
+ * rows are not invalidated when new events arrive.
+ */
+export function sharedUsage<R extends UsageReader>(reader: R): R {
+  const reads: Array<{ key: string; from: number; to: number; answer: ReturnType<UsageReader['usage']> }> = [];
+  const usage: UsageReader['usage'] = async (p, bind) => {
+    const key = JSON.stringify([p.tz, p.window, p.groupBy, p.filters, bind ?? null]);
+    const from = p.from.getTime();
+    const to = p.to.getTime();
+    // A later start must be a window boundary, or its first (partial) window would differ.
+    const aligned = p.window === 'day' ? startOf(p.tz, 'day', from).getTime() === from : p.window === 'hour' ? startOfHour(p.tz, from).getTime() === from : false;
+    const hit = reads.find((r) => r.key === key && r.to === to && (r.from === from || (aligned && r.from < from)));
+    if (!hit) {
+      const answer = reader.usage(p, bind);
+      reads.push({ key, from, to, answer });
+      return answer;
+    }
+    const all = await hit.answer;
+    if (hit.from === from) return all;
+    const rows = all.rows.filter((r) => Date.parse(r.window_start) >= from);
+    const totals = { ...all.totals };
+    let cost = new Money(0);
+    for (const m of Object.keys(totals) as Array<keyof typeof totals>) if (m !== 'cost') (totals[m] as number) = 0;
+    for (const r of rows) {
+      for (const m of Object.keys(totals) as Array<keyof typeof totals>) if (m !== 'cost') (totals[m] as number) += r[m] as number;
+      cost = cost.plus(r.cost);
+    }
+    totals.cost = cost.toFixed();
+    return { rows, totals };
+  };
+  return Object.assign(Object.create(reader) as R, { usage });
+}
