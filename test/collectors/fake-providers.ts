@@ -17,7 +17,7 @@ export interface FakeProvider {
   close(): Promise<void>;
 }
 
-export async function fakeProvider(expectKey: (h: http.IncomingHttpHeaders) => boolean): Promise<FakeProvider> {
+export async function fakeProvider(expectKey: (h: http.IncomingHttpHeaders, u: URL) => boolean): Promise<FakeProvider> {
   const routes = new Map<string, unknown[]>();
   const failures: Failure[] = [];
   const requests: FakeProvider['requests'] = [];
@@ -34,7 +34,7 @@ export async function fakeProvider(expectKey: (h: http.IncomingHttpHeaders) => b
       res.writeHead(f.status, { 'content-type': 'application/json', ...(f.retryAfter ? { 'retry-after': f.retryAfter } : {}) });
       return res.end(JSON.stringify({ error: { message: f.status === 429 ? 'Rate limit reached' : 'The server had an error', type: f.status === 429 ? 'rate_limit_error' : 'server_error' } }));
     }
-    if (!expectKey(req.headers)) {
+    if (!expectKey(req.headers, u)) {
       res.writeHead(401, { 'content-type': 'application/json' });
       return res.end(JSON.stringify({ error: { message: 'Invalid API key', type: 'authentication_error' } }));
     }
