@@ -1,5 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { NEEDS_TRANSACTION, type Param } from '../events/types.ts';
+import { REQUESTS_SQL } from '../rollups/cubes.ts';
 import { compileMeter, LLM_ROLLUP_METERS, type Meter, type MeterKind, type MeterOrigin, type Aggregation } from './definitions.ts';
 
 /**
@@ -242,7 +243,7 @@ export async function queryLlmRaw(
   const groupCols = g.groupBy.map((n, i) => `e.${n} AS g${i}`);
   const groupIdx = g.groupBy.map((_, i) => i + 2);
   const sql = `SELECT width_bucket(e.time, $1::timestamptz[]) AS w${groupCols.length ? ', ' + groupCols.join(', ') : ''},
-      count(*)::text AS requests, count(e.cost)::text AS priced,
+      coalesce(sum(${REQUESTS_SQL}), 0)::text AS requests, count(e.cost)::text AS priced, -- a collector event carries its bucket's request count
       coalesce(sum(e.input_tokens), 0)::text AS input_tokens, coalesce(sum(e.output_tokens), 0)::text AS output_tokens,
       coalesce(sum(e.cache_read_tokens), 0)::text AS cache_read_tokens, coalesce(sum(e.cache_write_tokens), 0)::text AS cache_write_tokens,
       coalesce(sum(e.cost), 0)::text AS cost

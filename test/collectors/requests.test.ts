@@ -60,6 +60,12 @@ describe('collector request counts in the rollups', () => {
     const top = await app.request('GET', `/v1/usage/top?by=model&measure=requests&from=${FROM}&to=${TO}`);
     expect(top.status).toBe(200);
     expect(top.body.rows[0]).toMatchObject({ model: 'gpt-4o', requests: 258 });
+    // The llm_requests meter agrees, whole buckets and raw edges alike (a 05:30 edge reads raw rows).
+    const meter = await app.request('GET', `/v1/meters/llm_requests/query?from=${FROM}&to=${TO}&window=none`);
+    expect(meter.status).toBe(200);
+    expect(meter.body.rows[0].value).toBe('258');
+    const edge = await app.request('GET', '/v1/meters/llm_requests/query?from=2026-03-10T00:00:00%2B05:30&to=2026-03-11T00:00:00%2B05:30&window=none');
+    expect(edge.body.rows[0].value).toBe('258');
   });
 
   it('requests: repricing (the apply path) and a rebuild from raw events keep the same counts', async () => {
