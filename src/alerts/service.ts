@@ -135,6 +135,27 @@ function zodMessage(e: z.ZodError, prefix: string): ApiError {
 }
 
 /** A sample of what the rule would send, for POST /v1/alerts/rules/:id/test. */
+/** The firing a candidate becomes (`test`: a sample from POST /rules/:id/test, never deduplicated). */
+function firingOf(c: Candidate, now: Date, test: boolean): Firing {
+  return {
+    id: newId('fir_'),
+    rule_id: c.rule.id,
+    rule_name: c.rule.name,
+    type: c.rule.on,
+    subject: c.subject,
+    team: c.team,
+    level: c.level,
+    period: c.period,
+    value: c.value,
+    threshold: c.threshold,
+    occurred_at: c.occurred_at,
+    created_at: now.toISOString(),
+    test,
+    title: c.title,
+    details: c.details,
+  };
+}
+
 function sampleCandidate(rule: Rule, now: Date): Candidate {
   const at = now.toISOString();
   const subject = rule.filter.subject ?? 'sample-user';
@@ -262,23 +283,7 @@ export function alertService(d: AlertDeps): AlertService {
   async function decide(candidates: Candidate[], now = clock.now()): Promise<Firing[]> {
     const fired: Firing[] = [];
     for (const c of candidates) {
-      const f: Firing = {
-        id: newId('fir_'),
-        rule_id: c.rule.id,
-        rule_name: c.rule.name,
-        type: c.rule.on,
-        subject: c.subject,
-        team: c.team,
-        level: c.level,
-        period: c.period,
-        value: c.value,
-        threshold: c.threshold,
-        occurred_at: c.occurred_at,
-        created_at: now.toISOString(),
-        test: false,
-        title: c.title,
-        details: c.details,
-      };
+      const f = firingOf(c, now, false);
       try {
         await db.transaction(async (tx) => {
           if (!(await store.claimDedup(tx, c.rule.id, dedupKey(c), f.id, now, effectiveDedupWindow(c.rule)))) throw new Skip();
@@ -642,23 +647,7 @@ export function alertService(d: AlertDeps): AlertService {
       if (!rule) throw notFound(`alert rule ${ruleId}`);
       const now = clock.now();
       const c = sampleCandidate(rule, now);
-      const f: Firing = {
-        id: newId('fir_'),
-        rule_id: rule.id,
-        rule_name: rule.name,
-        type: rule.on,
-        subject: c.subject,
-        team: c.team,
-        level: c.level,
-        period: c.period,
-        value: c.value,
-        threshold: c.threshold,
-        occurred_at: c.occurred_at,
-        created_at: now.toISOString(),
-        test: true,
-        title: c.title,
-        details: c.details,
-      };
+      const f = firingOf({ ...c, rule }, now, true);
       await db.transaction((tx) => record(tx, f, rule.channels, now));
       await deliverDue(now, f.id);
       const [h] = await store.history(db, { ids: [f.id], limit: 1 });
