@@ -85,7 +85,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
   await wirePricing({ server, db, hooks, keys, eventStore: store, metrics, clock, logger, config: config.pricing });
 
   // rollups + usage queries + export + summary (src/rollups, src/analysis/summary)
-  const closers: Array<() => void> = [];
+  const closers: Array<() => void | Promise<unknown>> = [];
   const rollups = await wireRollups({ server, db, hooks, keys, clock, tz: config.tz, events: store, logger, onClose: (fn) => closers.push(fn) });
 
   // meters, media sessions, resource snapshots (src/meters) + scheduler and retention (src/jobs)
@@ -137,7 +137,7 @@ export async function createTollgate(config: Config, opts: CreateOptions = {}): 
     meters,
     jobs,
     async close() {
-      for (const fn of closers) fn();
+      await Promise.all(closers.map((fn) => fn()));
       await jobs.close();
       clearInterval(flush);
       await server.close();

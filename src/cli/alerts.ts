@@ -11,7 +11,7 @@ function service(db: Db, config: Config) {
   return alertService({
     db,
     clock: systemClock,
-    logger: createLogger('warn'),
+    logger: createLogger('warn', process.stderr.isTTY, true),
     config: { ...config.alerts, delivery: { ...config.alerts.delivery, on_decide: false } },
     tz: config.tz,
     dashboardUrl: config.alerts.dashboard_url ?? `http://${config.host}:${config.port}`,

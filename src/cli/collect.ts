@@ -34,7 +34,7 @@ export function collectCommand(program: Command) {
       await withDb(config, async (db) => {
         const { createTollgate } = await import('../app.ts');
         const { collectorsOf } = await import('../collectors/wire.ts');
-        const tg = await createTollgate(config, { db, logger: createLogger('warn'), migrated: true });
+        const tg = await createTollgate(config, { db, logger: createLogger('warn', process.stderr.isTTY, true), migrated: true });
         try {
           const svc = collectorsOf(tg).service;
           const days = Math.round((to.getTime() - from.getTime()) / DAY_MS);

@@ -360,7 +360,7 @@ export function demoCommand(program: Command) {
       const config = configOrExit();
       const { createTollgate } = await import('../app.ts');
       const { createLogger } = await import('../shared/log.ts');
-      const tg = await createTollgate(config, { logger: createLogger(config.log_level === 'info' ? 'warn' : config.log_level) });
+      const tg = await createTollgate(config, { logger: createLogger(config.log_level === 'info' ? 'warn' : config.log_level, process.stderr.isTTY, true) });
       try {
         process.stdout.write(`demo: ${days} days × ${users} users (seed ${seed}) into ${tg.db.description}\n`);
         let last = 0;

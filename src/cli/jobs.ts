@@ -39,7 +39,7 @@ export function jobsCommand(program: Command) {
       }
       await withDb(config, async (db) => {
         const { createTollgate } = await import('../app.ts');
-        const tg = await createTollgate(config, { db, logger: createLogger('warn'), migrated: true });
+        const tg = await createTollgate(config, { db, logger: createLogger('warn', process.stderr.isTTY, true), migrated: true });
         try {
           if (!tg.jobs.scheduler.has(name)) fail(`no job named ${name} (jobs: ${tg.jobs.scheduler.jobs().join(', ')})`, 2);
           const now = systemClock.now();

@@ -19,16 +19,22 @@ export async function wireRollups(d: {
   tz: string;
   events: EventStore;
   logger?: Logger;
-  onClose?: (fn: () => void) => void;
+  onClose?: (fn: () => void | Promise<unknown>) => void;
 }): Promise<RollupService> {
   const rollups = rollupService(d.db, { zone: d.tz });
   const z = await rollups.init();
   if (z.refused) d.logger?.warn(`rollups: no day rollups in the report zone (${z.refused}); queries in it read UTC hour buckets`);
   else if (z.rebuilt && z.zone) d.logger?.info(`rollups: day and month rollups now kept in ${z.zone}${z.since ? ` (complete from ${z.since}; earlier days read UTC buckets)` : ''}`);
   // Fold pending batches in the background too, so queries rarely find much left to do.
-  const timer = setInterval(() => void rollups.drain().catch(() => {}), 1000);
+  // A failed fold is logged (the batches stay queued and the next drain retries them), never swallowed.
+  const drain = () => rollups.drain().catch((err) => d.logger?.error({ err }, 'rollups: could not fold queued batches; will retry'));
+  const timer = setInterval(() => void drain(), 1000);
   timer.unref();
-  d.onClose?.(() => clearInterval(timer));
+  // A short-lived process (a CLI import, a collector run) folds what it queued before it exits.
+  d.onClose?.(() => {
+    clearInterval(timer);
+    return drain();
+  });
   d.hooks.withInsert.push(rollups.hooks.pendingStep);
   d.hooks.afterCostChange.push(rollups.hooks.afterCostChange);
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });
