@@ -21,11 +21,24 @@ describe('alerts on the real quotas domain', () => {
     expect((await app.request('POST', '/v1/alerts/rules', { body: { name: 'levels', on: 'entitlement.level', channels: [{ type: 'in_app' }] } })).status).toBe(201);
     const evs = Array.from({ length: 6 }, (_, i) => llmEvent(`q${i}`, { time: '2026-01-15T09:00:00Z' })); // 900 tokens: 90 %
     expect((await app.request('POST', '/v1/events', { body: evs })).status).toBe(202);
+    // The sweep acts on what the meters already show; on a busy machine the fold can lag the 202.
+    for (let i = 0; i < 50; i++) {
+      const v = await app.request('GET', `/v1/entitlements/${e.body.id}/value`);
+      if (v.body.usage === '900') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const alerts = alertsOf(app.tg);
     const first = await alerts.sweep();
     const second = await alerts.sweep();
-    expect(first.fired + second.fired).toBe(1);
-    const n = (await app.request('GET', '/v1/notifications?subject=user-1')).body.data;
+    // Reading the value above may already have fired on arrival (the level-change signal): either
+    // way the level fires once in all.
+    expect(first.fired + second.fired).toBeLessThanOrEqual(1);
+    let n: any[] = [];
+    for (let i = 0; i < 25 && n.length === 0; i++) {
+      n = (await app.request('GET', '/v1/notifications?subject=user-1')).body.data;
+      if (!n.length) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await alertsOf(app.tg).sweep()).fired).toBe(0);
     expect(n).toHaveLength(1);
     expect(n[0]).toMatchObject({ level: 'warning', subject: 'user-1' });
     expect(n[0].data.purchase_url).toBe('https://shop.example/buy');

@@ -81,7 +81,8 @@ describe('scheduler catch-up', () => {
       await a.runDue();
       clock.set('2026-04-04T00:30:00Z');
       await Promise.all([a.runDue(), b.runDue(), b.runDue(), a.runDue()]);
-      await Promise.all([a.runDue(), b.runDue()]);
+      // A process that finds the job's lock held skips this tick; later ticks finish the catch-up.
+      for (let tick = 0; tick < 10 && (count.size < 4 || tick < 1); tick++) await Promise.all([a.runDue(), b.runDue()]);
       expect([...count.entries()].sort()).toEqual([
         ['2026-04-01T00:00:00.000Z', 1],
         ['2026-04-02T00:00:00.000Z', 1],
