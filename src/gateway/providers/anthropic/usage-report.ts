@@ -9,6 +9,8 @@
  */
 
 import { Money } from '../../../shared/money.ts';
+import { maxBuckets, nextPage, num, ReportShapeError, strOrNull, withQuery, type Page } from '../usage-report.ts';
+export { maxBuckets, ReportShapeError, type Page } from '../usage-report.ts';
 
 export interface AnthropicUsageRow {
   /** RFC 3339, as the report gives them. */
@@ -45,21 +47,10 @@ export interface AnthropicCostLine {
   currency: string;
 }
 
-export interface Page<T> {
-  items: T[];
-  next_page: string | null;
-}
 
 export const USAGE_GROUP_BY = ['api_key_id', 'workspace_id', 'model', 'service_tier', 'context_window'] as const;
 export const COST_GROUP_BY = ['workspace_id', 'description'] as const;
 export const ANTHROPIC_VERSION = '2023-06-01';
-
-export const maxBuckets = (width: '1d' | '1h') => (width === '1d' ? 31 : 168);
-
-function withQuery(base: string, path: string, q: Array<[string, string | number | undefined | null]>): string {
-  const qs = q.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${encodeURIComponent(k).replace(/%5B%5D$/, '[]')}=${encodeURIComponent(String(v))}`);
-  return `${base.replace(/\/+$/, '')}${path}?${qs.join('&')}`;
-}
 
 /** `base` is the API origin (https://api.anthropic.com). Times RFC 3339; end exclusive. */
 export function anthropicUsageUrl(base: string, o: { start: string; end: string; width: '1d' | '1h'; page?: string | null }): string {
@@ -85,14 +76,6 @@ export function anthropicCostUrl(base: string, o: { start: string; end: string; 
 
 export const anthropicHeaders = (adminKey: string) => ({ 'x-api-key': adminKey, 'anthropic-version': ANTHROPIC_VERSION });
 
-export class ReportShapeError extends Error {}
-
-const num = (v: unknown, field: string): number => {
-  if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ReportShapeError(`${field} is not a non-negative integer: ${JSON.stringify(v)}`);
-  return v;
-};
-const strOrNull = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 function buckets(body: unknown): Array<{ starting_at: string; ending_at: string; results: Array<Record<string, unknown>> }> {
   const b = body as { data?: unknown };
@@ -103,10 +86,6 @@ function buckets(body: unknown): Array<{ starting_at: string; ending_at: string;
   });
 }
 
-const nextPage = (body: unknown): string | null => {
-  const b = body as { has_more?: unknown; next_page?: unknown };
-  return b.has_more === false ? null : strOrNull(b.next_page);
-};
 
 export function parseAnthropicUsagePage(body: unknown): Page<AnthropicUsageRow> {
   const items: AnthropicUsageRow[] = [];

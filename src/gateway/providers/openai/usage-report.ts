@@ -6,6 +6,8 @@
  * when not grouped by (or when OpenAI has no value); costs' `amount.value` is a JSON number in
  * the currency named (USD).
  */
+import { maxBuckets, nextPage, num, ReportShapeError, strOrNull, withQuery, type Page } from '../usage-report.ts';
+export { maxBuckets, ReportShapeError, type Page } from '../usage-report.ts';
 
 export type OpenAIUsageKind = 'completions' | 'embeddings';
 
@@ -35,21 +37,9 @@ export interface OpenAICostLine {
   currency: string;
 }
 
-export interface Page<T> {
-  items: T[];
-  next_page: string | null;
-}
 
 export const USAGE_GROUP_BY = ['project_id', 'api_key_id', 'model', 'batch'] as const;
 export const COST_GROUP_BY = ['line_item', 'project_id'] as const;
-
-/** Pages hold at most this many buckets (1d: 31, 1h: 168). */
-export const maxBuckets = (width: '1d' | '1h') => (width === '1d' ? 31 : 168);
-
-function withQuery(base: string, path: string, q: Array<[string, string | number | undefined | null]>): string {
-  const qs = q.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${encodeURIComponent(k).replace(/%5B%5D$/, '[]')}=${encodeURIComponent(String(v))}`);
-  return `${base.replace(/\/+$/, '')}${path}?${qs.join('&')}`;
-}
 
 /** `base` is the API base (…/v1). Times are epoch seconds; end exclusive. */
 export function openaiUsageUrl(base: string, kind: OpenAIUsageKind, o: { start: number; end: number; width: '1d' | '1h'; page?: string | null }): string {
@@ -75,14 +65,6 @@ export function openaiCostsUrl(base: string, o: { start: number; end: number; pa
   ]);
 }
 
-export class ReportShapeError extends Error {}
-
-const num = (v: unknown, field: string): number => {
-  if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ReportShapeError(`${field} is not a non-negative integer: ${JSON.stringify(v)}`);
-  return v;
-};
-const strOrNull = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 function buckets(body: unknown): Array<{ start_time: number; end_time: number; results: Array<Record<string, unknown>> }> {
   const b = body as { object?: unknown; data?: unknown };
@@ -93,10 +75,6 @@ function buckets(body: unknown): Array<{ start_time: number; end_time: number; r
   });
 }
 
-const nextPage = (body: unknown): string | null => {
-  const b = body as { has_more?: unknown; next_page?: unknown };
-  return b.has_more === false ? null : strOrNull(b.next_page);
-};
 
 export function parseOpenaiUsagePage(body: unknown): Page<OpenAIUsageRow> {
   const items: OpenAIUsageRow[] = [];
