@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { configOrExit, fail, withDb } from './common.ts';
+import { configOrExit, fail, withApp, withDb } from './common.ts';
 import { createLogger } from '../shared/log.ts';
 import { systemClock } from '../shared/clock.ts';
 import { eventArchiveStore } from '../events/archive-store.ts';
@@ -52,16 +52,10 @@ export function archiveCommand(program: Command) {
     .description('run retention now: archive and delete raw events past their retention')
     .action(async () => {
       const config = configOrExit();
-      await withDb(config, async (db) => {
-        const { createTollgate } = await import('../app.ts');
-        const tg = await createTollgate(config, { db, logger: createLogger('silent', false), migrated: true });
-        try {
-          const r = await tg.jobs.retention.run(systemClock.now());
-          for (const f of r.files) process.stdout.write(`${f.type} ${f.day}: ${f.rows} archived to ${f.path ?? '(no archive)'}, ${f.deleted} deleted\n`);
-          process.stdout.write(`${r.deleted} event(s) deleted\n`);
-        } finally {
-          await tg.close();
-        }
-      });
+      await withApp(config, async (tg) => {
+        const r = await tg.jobs.retention.run(systemClock.now());
+        for (const f of r.files) process.stdout.write(`${f.type} ${f.day}: ${f.rows} archived to ${f.path ?? '(no archive)'}, ${f.deleted} deleted\n`);
+        process.stdout.write(`${r.deleted} event(s) deleted\n`);
+      }, 'silent');
     });
 }

@@ -32,6 +32,24 @@ export async function withDb(config: Config, fn: (db: Db) => Promise<void>): Pro
   }
 }
 
+/**
+ * Runs fn with the whole app open on the configured store (commands that use several domains:
+ * jobs, retention), logging to stderr, and closes it after — which also folds what it queued.
+ */
+export async function withApp(config: Config, fn: (tg: import('../app.ts').Tollgate) => Promise<void>, logLevel = 'warn'): Promise<void> {
+  await withDb(config, async (db) => {
+    // Loaded here, not at the top, so `--help` and light commands start fast.
+    const { createTollgate } = await import('../app.ts');
+    const { createLogger } = await import('../shared/log.ts');
+    const tg = await createTollgate(config, { db, logger: createLogger(logLevel, process.stderr.isTTY, true), migrated: true });
+    try {
+      await fn(tg);
+    } finally {
+      await tg.close();
+    }
+  });
+}
+
 export function fail(message: string, code = 1): never {
   throw new CliError(message, code);
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { configOrExit, fail, withDb } from './common.ts';
-import { createLogger } from '../shared/log.ts';
+import { configOrExit, fail, withApp } from './common.ts';
 import { systemClock } from '../shared/clock.ts';
 import { parseRfc3339 } from '../shared/time.ts';
 
@@ -12,19 +11,13 @@ export function jobsCommand(program: Command) {
     .description('each job with its schedule, last window and status, and next run')
     .action(async () => {
       const config = configOrExit();
-      await withDb(config, async (db) => {
-        const { createTollgate } = await import('../app.ts');
-        const tg = await createTollgate(config, { db, logger: createLogger('silent', false), migrated: true });
-        try {
-          for (const j of await tg.jobs.scheduler.list()) {
-            process.stdout.write(
-              `${j.name}  ${j.schedule} (${j.tz})  last ${j.last_window ?? '-'} ${j.last_status ?? ''}${j.last_error ? ` (${j.last_error})` : ''}  next ${j.next_run ?? '-'}\n`,
-            );
-          }
-        } finally {
-          await tg.close();
+      await withApp(config, async (tg) => {
+        for (const j of await tg.jobs.scheduler.list()) {
+          process.stdout.write(
+            `${j.name}  ${j.schedule} (${j.tz})  last ${j.last_window ?? '-'} ${j.last_status ?? ''}${j.last_error ? ` (${j.last_error})` : ''}  next ${j.next_run ?? '-'}\n`,
+          );
         }
-      });
+      }, 'silent');
     });
   jobs
     .command('run <name>')
@@ -37,20 +30,14 @@ export function jobsCommand(program: Command) {
         window = parseRfc3339(opts.window);
         if (!window) fail(`--window must be an RFC 3339 timestamp such as 2026-01-10T00:00:00Z`, 2);
       }
-      await withDb(config, async (db) => {
-        const { createTollgate } = await import('../app.ts');
-        const tg = await createTollgate(config, { db, logger: createLogger('warn', process.stderr.isTTY, true), migrated: true });
-        try {
-          if (!tg.jobs.scheduler.has(name)) fail(`no job named ${name} (jobs: ${tg.jobs.scheduler.jobs().join(', ')})`, 2);
-          const now = systemClock.now();
-          const w = window ?? tg.jobs.scheduler.latestWindow(name, now);
-          if (!w) fail(`job ${name} has no scheduled window yet`, 2);
-          const r = await tg.jobs.scheduler.runWindow(name, w, now);
-          process.stdout.write(`${r.job} ${r.window_start}: ${r.status}${r.error ? ` (${r.error})` : ''}${r.result !== undefined ? ` ${JSON.stringify(r.result)}` : ''}\n`);
-          if (r.status === 'failed') process.exitCode = 1;
-        } finally {
-          await tg.close();
-        }
+      await withApp(config, async (tg) => {
+        if (!tg.jobs.scheduler.has(name)) fail(`no job named ${name} (jobs: ${tg.jobs.scheduler.jobs().join(', ')})`, 2);
+        const now = systemClock.now();
+        const w = window ?? tg.jobs.scheduler.latestWindow(name, now);
+        if (!w) fail(`job ${name} has no scheduled window yet`, 2);
+        const r = await tg.jobs.scheduler.runWindow(name, w, now);
+        process.stdout.write(`${r.job} ${r.window_start}: ${r.status}${r.error ? ` (${r.error})` : ''}${r.result !== undefined ? ` ${JSON.stringify(r.result)}` : ''}\n`);
+        if (r.status === 'failed') process.exitCode = 1;
       });
     });
 }
