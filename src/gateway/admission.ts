@@ -138,13 +138,15 @@ export function createAdmission(d: AdmissionDeps) {
 
   /**
    * Reserves the call's estimated tokens with the quota gate; undefined when there is nothing to
-   * ask (no gate installed, or count_tokens). The estimate is only computed when a gate is set.
+   * ask (no gate installed, count_tokens, or a caller the gate has nothing for). The estimate is
+   * only computed when the gate wants it.
    */
   function reserve(call: Call): Awaitable<Reservation> | undefined {
     const gate = d.quota();
     if (call.op === 'count_tokens' || gate === allowAll) return undefined;
     const provider = d.providers.get(call.route.targets[0]!)!.provider_name;
     const ctx = { subject: call.subject, team: call.team, project: call.project, api_key: call.keyId, route: call.route.name, provider, model: call.model, feature: call.feature };
+    if (gate.wants && !gate.wants(ctx)) return undefined; // no entitlement applies: no estimate, no reservation
     const tokens = estimateCallTokens(call.body, call.model);
     return isPromise(tokens) ? tokens.then((t) => gate.reserve(ctx, { tokens: t })) : gate.reserve(ctx, { tokens });
   }

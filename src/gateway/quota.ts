@@ -57,6 +57,12 @@ export interface QuotaLease {
 
 export interface QuotaGate {
   reserve(ctx: QuotaContext, estimate: QuotaEstimate): Awaitable<{ decision: QuotaDecision; lease: QuotaLease }>;
+  /**
+   * Optional, synchronous: false when this caller surely has nothing to enforce (no entitlement
+   * applies, as far as the gate knows right now), so the gateway skips estimating the call —
+   * tokenizing the prompt — and reserving. Absent or true: reserve as usual.
+   */
+  wants?(ctx: QuotaContext): boolean;
 }
 
 const NOTHING_HELD: QuotaLease = Object.freeze({ settle() {}, release() {} });

@@ -128,6 +128,11 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
   }
 
   return {
+    wants(ctx) {
+      // Known (cached) and nothing matches: the gateway need not tokenize the prompt. Unknown: ask.
+      const list = ents.peek(JSON.stringify([ctx.subject, ctx.team, ctx.api_key]));
+      return list === undefined || list.some((e) => matches(e, ctx));
+    },
     reserve(ctx, est) {
       let list: Entitlement[] | Promise<Entitlement[]>;
       try {

@@ -15,6 +15,8 @@ export const andThen = <T, U>(v: Awaitable<T>, f: (t: T) => U): Awaitable<U> => 
 export interface TtlCache<K, V> {
   /** The cached value (synchronously) while it is fresh; otherwise loads it and caches it. */
   get(key: K): Awaitable<V>;
+  /** The cached value while it is fresh, else undefined; never loads. */
+  peek(key: K): V | undefined;
   delete(key: K): void;
   clear(): void;
 }
@@ -38,6 +40,10 @@ export function ttlCache<K, V>(o: { clock: Clock; ttlMs: number; load: (key: K) 
         map.set(key, { v, until: now + o.ttlMs });
         return v;
       });
+    },
+    peek(key) {
+      const hit = map.get(key);
+      return hit && hit.until > o.clock.now().getTime() ? hit.v : undefined;
     },
     delete: (key) => void map.delete(key),
     clear: () => map.clear(),
