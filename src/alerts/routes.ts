@@ -72,7 +72,7 @@ const idParams = z.object({ id: z.string().min(1) });
 /** Rules and history carry targets (addresses, URLs): keys bound to a subject/team/project read only their notifications. */
 function unbound(req: FastifyRequest) {
   const p = req.principal!;
-  if (p.subject || p.team || p.project) throw new ApiError('permission_denied', 'BOUND_KEY', 'a key bound to a subject, team or project reads only its notifications (GET /v1/notifications)');
+  if (p.subject || p.team || p.project) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: 'a key bound to a subject, team or project reads only its notifications (GET /v1/notifications)' });
 }
 
 export function registerAlertRoutes(app: App, deps: { keys: KeyService; alerts: AlertService }) {

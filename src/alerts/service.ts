@@ -659,7 +659,7 @@ export function alertService(d: AlertDeps): AlertService {
     },
 
     async listNotifications(q, bind) {
-      if (bind.project && !bind.subject && !bind.team) throw new ApiError('permission_denied', 'BOUND_KEY', 'notifications belong to a subject or a team; a project-bound key reads none');
+      if (bind.project && !bind.subject && !bind.team) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: 'notifications belong to a subject or a team; a project-bound key reads none' });
       const f = boundFilters({ ...(q.subject ? { subject: [q.subject] } : {}) }, { subject: bind.subject, team: bind.team });
       return store.listNotifications(db, { subject: f.subject?.[0], team: f.team?.[0], unread: q.unread, limit: q.limit, before: q.before });
     },

@@ -183,7 +183,7 @@ export function registerAnalysisRoutes(app: App, deps: AnalysisRouteDeps) {
       const q = req.query as typeof req.query & Record<string, unknown>;
       if (q.provider || q.requests !== undefined) {
         if (!q.provider || !q.model?.length || q.requests === undefined) throw badRequest('INVALID_FIELD', 'the LLM calculator needs provider, model and requests', 'provider');
-        if (!deps.pricing) throw new ApiError('unavailable', 'NO_PRICING', 'pricing is not wired in');
+        if (!deps.pricing) throw new ApiError({ type: 'unavailable', code: 'NO_PRICING', message: 'pricing is not wired in' });
         const usage = { input_tokens: q.avg_input_tokens ?? 0, output_tokens: q.avg_output_tokens ?? 0, cache_read_tokens: q.avg_cache_read_tokens ?? 0 };
         const rows = q.model.map((model) => {
           const quote = deps.pricing!.engine.price({ provider: q.provider!, model, time: deps.clock.now(), usage });

@@ -98,10 +98,10 @@ export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): 
       if (actor) {
         if (!withinBinding(actor, input)) {
           const bound = (['subject', 'team', 'project'] as const).filter((f) => actor[f] != null).map((f) => `${f} "${actor[f]}"`);
-          throw new ApiError('permission_denied', 'BINDING_ESCAPE', `this key is bound to ${bound.join(', ')}: it can only create keys bound the same way`, bindingParam(actor, input));
+          throw new ApiError({ type: 'permission_denied', code: 'BINDING_ESCAPE', message: `this key is bound to ${bound.join(', ')}: it can only create keys bound the same way`, param: bindingParam(actor, input) });
         }
         const beyond = scopesBeyond(actor, input.scopes);
-        if (beyond.length) throw new ApiError('permission_denied', 'SCOPE_ESCAPE', `this key cannot grant scopes it does not hold: ${beyond.join(', ')}`, 'scopes');
+        if (beyond.length) throw new ApiError({ type: 'permission_denied', code: 'SCOPE_ESCAPE', message: `this key cannot grant scopes it does not hold: ${beyond.join(', ')}`, param: 'scopes' });
       }
       const secret = input.secret ?? generateSecret();
       const id = newKeyId();
@@ -119,7 +119,7 @@ export function keyService(store: KeyStore, clock: Clock, cacheTtlMs = 10_000): 
       try {
         await store.insert(row);
       } catch (e) {
-        if (/unique|duplicate/i.test((e as Error).message)) throw new ApiError('conflict', 'KEY_EXISTS', 'a key with this secret already exists');
+        if (/unique|duplicate/i.test((e as Error).message)) throw new ApiError({ type: 'conflict', code: 'KEY_EXISTS', message: 'a key with this secret already exists' });
         throw e;
       }
       return {

@@ -135,13 +135,13 @@ export function registerLivekitWebhook(app: App, d: LivekitDeps) {
       { schema: { tags: ['collectors'], summary: 'LiveKit webhook (the LiveKit signature is the credential); media events, each webhook id once' } },
       async (req, reply) => {
         const creds = await d.credentials();
-        if (!creds) throw new ApiError('unavailable', 'LIVEKIT_NOT_CONFIGURED', 'no LiveKit API key/secret is configured (TOLLGATE_LIVEKIT_API_KEY, TOLLGATE_LIVEKIT_API_SECRET)');
+        if (!creds) throw new ApiError({ type: 'unavailable', code: 'LIVEKIT_NOT_CONFIGURED', message: 'no LiveKit API key/secret is configured (TOLLGATE_LIVEKIT_API_KEY, TOLLGATE_LIVEKIT_API_SECRET)' });
         const body = typeof req.body === 'string' ? req.body : '';
         let ev: WebhookEvent;
         try {
           ev = await new WebhookReceiver(creds.apiKey, creds.apiSecret).receive(body, req.headers.authorization);
         } catch (e) {
-          throw new ApiError('authentication_error', 'INVALID_WEBHOOK_SIGNATURE', `the LiveKit webhook signature does not verify: ${(e as Error).message}`);
+          throw new ApiError({ type: 'authentication_error', code: 'INVALID_WEBHOOK_SIGNATURE', message: `the LiveKit webhook signature does not verify: ${(e as Error).message}` });
         }
         const now = d.clock.now();
         const id = ev.id || `sha256:${createHash('sha256').update(body).digest('hex')}`;

@@ -75,7 +75,7 @@ export function registerCollectorRoutes(app: App, deps: { keys: KeyService; coll
       } else {
         from = parseDay(b.from!, 'from');
         to = parseDay(b.to!, 'to');
-        if (to.getTime() <= from.getTime()) throw new ApiError('invalid_request', 'INVALID_RANGE', '`to` (exclusive) must be after `from`', 'to');
+        if (to.getTime() <= from.getTime()) throw new ApiError({ type: 'invalid_request', code: 'INVALID_RANGE', message: '`to` (exclusive) must be after `from`', param: 'to' });
       }
       const r = await deps.collectors.run(name as CollectorName, from, to);
       const { collector: _c, ...out } = r;

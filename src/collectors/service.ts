@@ -76,7 +76,7 @@ export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 export function parseDay(s: string, param: string): Date {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
   const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
-  if (!d || isoDay(d) !== s) throw new ApiError('invalid_request', 'INVALID_DATE', `${param} must be a UTC calendar day such as 2026-01-09`, param);
+  if (!d || isoDay(d) !== s) throw new ApiError({ type: 'invalid_request', code: 'INVALID_DATE', message: `${param} must be a UTC calendar day such as 2026-01-09`, param });
   return d;
 }
 
@@ -282,8 +282,8 @@ export function createCollectorService(d: CollectorServiceDeps) {
   return {
     /** Collects [from, to) (UTC days) for every account of one provider. */
     async run(name: CollectorName, from: Date, to: Date, opts: { onAccount?: (r: AccountResult) => void } = {}): Promise<CollectResult> {
-      if (to.getTime() <= from.getTime()) throw new ApiError('invalid_request', 'INVALID_RANGE', '`to` must be after `from`', 'to');
-      if (to.getTime() - from.getTime() > 366 * DAY_MS) throw new ApiError('invalid_request', 'RANGE_TOO_LONG', 'collect at most 366 days at a time', 'to');
+      if (to.getTime() <= from.getTime()) throw new ApiError({ type: 'invalid_request', code: 'INVALID_RANGE', message: '`to` must be after `from`', param: 'to' });
+      if (to.getTime() - from.getTime() > 366 * DAY_MS) throw new ApiError({ type: 'invalid_request', code: 'RANGE_TOO_LONG', message: 'collect at most 366 days at a time', param: 'to' });
       const accounts: AccountResult[] = [];
       for (const a of accountsOf(d.config[name])) {
         const r = await runAccount(name, a, from, to);

@@ -78,9 +78,9 @@ export function registerSessionRoutes(app: App, deps: { keys: KeyService; tz: st
     },
     async (req, reply) => {
       const p = await deps.keys.authenticate(req.body.key);
-      if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the API key is not valid or has been revoked', 'key');
+      if (!p) throw new ApiError({ type: 'authentication_error', code: 'INVALID_API_KEY', message: 'the API key is not valid or has been revoked', param: 'key' });
       if (!hasScope(p, 'read')) {
-        throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `the dashboard needs a key with the "read" or "admin" scope (this one has: ${p.scopes.join(', ')})`, 'key');
+        throw new ApiError({ type: 'permission_denied', code: 'INSUFFICIENT_SCOPE', message: `the dashboard needs a key with the "read" or "admin" scope (this one has: ${p.scopes.join(', ')})`, param: 'key' });
       }
       reply.header('set-cookie', sessionCookie(req.body.key, req, SESSION_MAX_AGE_S));
       reply.header('cache-control', 'no-store');

@@ -46,10 +46,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
     async (req, reply) => {
       const ct = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (!ACCEPTED_TYPES.has(ct)) {
-        throw new ApiError(
-          'unsupported_media_type',
-          'UNSUPPORTED_CONTENT_TYPE',
-          `content type ${JSON.stringify(ct)} is not accepted; use application/cloudevents+json, application/cloudevents-batch+json or application/json`,
+        throw new ApiError({ type: 'unsupported_media_type', code: 'UNSUPPORTED_CONTENT_TYPE', message: `content type ${JSON.stringify(ct)} is not accepted; use application/cloudevents+json, application/cloudevents-batch+json or application/json` }
         );
       }
       const body = req.body;
@@ -86,7 +83,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
     async (req) => {
       const q = req.query;
       const p = req.principal!;
-      if (p.subject && q.subject && q.subject !== p.subject) throw new ApiError('permission_denied', 'BOUND_KEY', `this key reads only subject "${p.subject}"`);
+      if (p.subject && q.subject && q.subject !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only subject "${p.subject}"` });
       const rows = await deps.store.list({
         type: q.type,
         subject: p.subject ?? q.subject,

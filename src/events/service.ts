@@ -70,9 +70,9 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
 
   return {
     async ingest(raw, ctx) {
-      if (raw.length === 0) throw new ApiError('invalid_request', 'EMPTY_BATCH', 'the batch holds no events');
+      if (raw.length === 0) throw new ApiError({ type: 'invalid_request', code: 'EMPTY_BATCH', message: 'the batch holds no events' });
       if (raw.length > opts.maxBatch) {
-        throw new ApiError('payload_too_large', 'BATCH_TOO_LARGE', `a batch may hold at most ${opts.maxBatch} events (got ${raw.length}); split it`);
+        throw new ApiError({ type: 'payload_too_large', code: 'BATCH_TOO_LARGE', message: `a batch may hold at most ${opts.maxBatch} events (got ${raw.length}); split it` });
       }
       const rejected: RejectedInput[] = [];
       const rows: EventRow[] = [];
@@ -109,12 +109,7 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
         rejected: rejected.map(({ index, id, error }) => ({ index, id, error })),
       };
       if (rows.length === 0) {
-        throw new ApiError(
-          'invalid_request',
-          'ALL_REJECTED',
-          raw.length === 1 ? `the event was rejected: ${rejected[0]!.error}` : `all ${raw.length} events were rejected; first: ${rejected[0]!.error}`,
-          undefined,
-          { rejected: result.rejected },
+        throw new ApiError({ type: 'invalid_request', code: 'ALL_REJECTED', message: raw.length === 1 ? `the event was rejected: ${rejected[0]!.error}` : `all ${raw.length} events were rejected; first: ${rejected[0]!.error}`, extra: { rejected: result.rejected } }
         );
       }
       return result;

@@ -35,7 +35,7 @@ export function readBody(parsed: unknown): { body: Record<string, any>; model: s
   if (!r.success) {
     const i = r.error.issues[0]!;
     const field = i.path.join('.') || 'body';
-    throw new ApiError('invalid_request', 'INVALID_FIELD', `${field === 'body' ? 'the body must be a JSON object' : `"${field}" ${i.message}`}`, field);
+    throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: `${field === 'body' ? 'the body must be a JSON object' : `"${field}" ${i.message}`}`, param: field });
   }
   return { body: r.data, model: r.data.model, stream: r.data.stream === true };
 }
@@ -45,7 +45,7 @@ const header = (req: GatewayRequest, name: string): string | undefined => {
   return typeof v === 'string' && v !== '' ? v : undefined;
 };
 function checkLength(name: string, v: string | undefined) {
-  if (v && v.length > 512) throw new ApiError('invalid_request', 'INVALID_HEADER', `${name} must be at most 512 characters`, name);
+  if (v && v.length > 512) throw new ApiError({ type: 'invalid_request', code: 'INVALID_HEADER', message: `${name} must be at most 512 characters`, param: name });
 }
 const PASSTHROUGH_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'];
 
@@ -77,20 +77,20 @@ export function createAdmission(d: AdmissionDeps) {
   function authenticate(req: GatewayRequest, spec: CallSpec): Awaitable<Authn> {
     const tgKey = header(req, 'x-tollgate-key');
     const token = tgKey ?? bearerToken(req) ?? apiKeyOf(req, spec.route.api);
-    if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")');
+    if (!token) throw new ApiError({ type: 'authentication_error', code: 'MISSING_API_KEY', message: 'send a Tollgate gateway key as "Authorization: Bearer <key>" or "x-api-key: <key>" (or your provider key plus "x-tollgate-key")' });
     return andThen(d.keys.authenticate(token), (p) => authorise(req, p, tgKey));
   }
 
   function authorise(req: GatewayRequest, p: Principal | undefined, tgKey: string | undefined): Authn {
-    if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the Tollgate key is not valid or has been revoked');
-    if (!hasScope(p, 'gateway')) throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "gateway" scope (it has: ${p.scopes.join(', ')})`);
+    if (!p) throw new ApiError({ type: 'authentication_error', code: 'INVALID_API_KEY', message: 'the Tollgate key is not valid or has been revoked' });
+    if (!hasScope(p, 'gateway')) throw new ApiError({ type: 'permission_denied', code: 'INSUFFICIENT_SCOPE', message: `this key lacks the "gateway" scope (it has: ${p.scopes.join(', ')})` });
     if (!tgKey) return { principal: p };
     const passthrough: Record<string, string> = {};
     for (const h of PASSTHROUGH_HEADERS) {
       const v = header(req, h);
       if (v) passthrough[h] = v;
     }
-    if (!Object.keys(passthrough).length) throw new ApiError('authentication_error', 'MISSING_PROVIDER_KEY', 'passthrough mode (x-tollgate-key) needs your provider key in Authorization or x-api-key');
+    if (!Object.keys(passthrough).length) throw new ApiError({ type: 'authentication_error', code: 'MISSING_PROVIDER_KEY', message: 'passthrough mode (x-tollgate-key) needs your provider key in Authorization or x-api-key' });
     return { principal: p, passthrough };
   }
 
@@ -103,15 +103,15 @@ export function createAdmission(d: AdmissionDeps) {
     checkLength('x-tollgate-subject', hs);
     checkLength('x-tollgate-project', hp);
     checkLength('x-tollgate-feature', hf);
-    if (p.subject && hs && hs !== p.subject) throw new ApiError('permission_denied', 'SUBJECT_BOUND', `this key is bound to a subject; x-tollgate-subject cannot re-attribute its calls`, 'x-tollgate-subject');
-    if (p.project && hp && hp !== p.project) throw new ApiError('permission_denied', 'PROJECT_BOUND', `this key is bound to project "${p.project}"`, 'x-tollgate-project');
+    if (p.subject && hs && hs !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'SUBJECT_BOUND', message: `this key is bound to a subject; x-tollgate-subject cannot re-attribute its calls`, param: 'x-tollgate-subject' });
+    if (p.project && hp && hp !== p.project) throw new ApiError({ type: 'permission_denied', code: 'PROJECT_BOUND', message: `this key is bound to project "${p.project}"`, param: 'x-tollgate-project' });
 
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let parsed: unknown;
     try {
       parsed = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
     } catch (e) {
-      throw new ApiError('invalid_request', 'INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`, 'body');
+      throw new ApiError({ type: 'invalid_request', code: 'INVALID_JSON', message: `the body is not valid JSON: ${(e as Error).message}`, param: 'body' });
     }
     let body: Record<string, any>;
     let model: string;
@@ -132,8 +132,8 @@ export function createAdmission(d: AdmissionDeps) {
 
   function checkPolicy(call: Call, policy: KeyPolicy | undefined) {
     if (!policy) return;
-    if (!allows(policy.allowed_routes, call.route.name)) throw new ApiError('permission_denied', 'ROUTE_NOT_ALLOWED', `this key may not use the "${call.route.name}" route`, 'route');
-    if (!allows(policy.allowed_models, call.model)) throw new ApiError('permission_denied', 'MODEL_NOT_ALLOWED', `this key may not use model "${call.model}"`, 'model');
+    if (!allows(policy.allowed_routes, call.route.name)) throw new ApiError({ type: 'permission_denied', code: 'ROUTE_NOT_ALLOWED', message: `this key may not use the "${call.route.name}" route`, param: 'route' });
+    if (!allows(policy.allowed_models, call.model)) throw new ApiError({ type: 'permission_denied', code: 'MODEL_NOT_ALLOWED', message: `this key may not use model "${call.model}"`, param: 'model' });
   }
 
   /**
@@ -170,10 +170,10 @@ const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, s
 
 /** DESIGN.md's quota_exceeded answer. */
 export function quotaExceeded(d: QuotaDecision): ApiError {
-  return new ApiError('quota_exceeded', 'TOKEN_EXHAUSTED', d.message ?? 'the token quota is used up', undefined, {
+  return new ApiError({ type: 'quota_exceeded', code: 'TOKEN_EXHAUSTED', message: d.message ?? 'the token quota is used up', extra: {
     remaining_tokens: d.remaining_tokens ?? '0',
     recommended_action: 'PURCHASE_TOKENS',
     purchase_url: d.purchase_url ?? null,
     resets_at: d.resets_at ?? null,
-  });
+  } });
 }

@@ -42,7 +42,7 @@ export function createAttempts(d: AttemptDeps) {
   /** The targets that serve this call's operation. */
   function targetsOf(call: Call): ResolvedProvider[] {
     const targets = call.route.targets.map((t) => d.providers.get(t)!).filter((p) => p.family.operations.includes(call.op));
-    if (!targets.length) throw new ApiError('invalid_request', 'UNSUPPORTED_OPERATION', `route "${call.route.name}" has no upstream that serves ${call.op}`);
+    if (!targets.length) throw new ApiError({ type: 'invalid_request', code: 'UNSUPPORTED_OPERATION', message: `route "${call.route.name}" has no upstream that serves ${call.op}` });
     return targets;
   }
 
@@ -110,7 +110,7 @@ export function createAttempts(d: AttemptDeps) {
         }
         failed(call, provider, i + 1, error, status, last);
         if (status === 499) return void reply.hijack();
-        throw new ApiError('upstream_error', timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} ${timedOut ? `did not answer within the timeout` : 'could not be reached'}`, undefined, undefined, timedOut ? 504 : 502);
+        throw new ApiError({ type: 'upstream_error', code: timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', message: `the upstream ${provider.name} ${timedOut ? `did not answer within the timeout` : 'could not be reached'}`, status: timedOut ? 504 : 502 });
       }
       if (!last && RETRYABLE(upCall.status)) {
         const text = (await upCall.body().catch(() => undefined))?.toString('utf8') ?? '';
@@ -132,7 +132,7 @@ export function createAttempts(d: AttemptDeps) {
           const status = client.gone ? 499 : 502;
           failed(call, provider, i + 1, `upstream response failed: ${errorText(e)}`, status, last);
           if (status === 499) return void reply.hijack();
-          throw new ApiError('upstream_error', 'UPSTREAM_UNREACHABLE', `the upstream ${provider.name} failed while sending its response`, undefined, undefined, 502);
+          throw new ApiError({ type: 'upstream_error', code: 'UPSTREAM_UNREACHABLE', message: `the upstream ${provider.name} failed while sending its response`, status: 502 });
         }
       }
       answer(call, reply, up, provider, upCall, buf, tSend, preOverhead, i + 1);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ApiError } from '../shared/errors.ts';
+import { errorBody } from '../http/errors.ts';
 import { bodyShape, readBody } from './proxy.ts';
 
 /** What readBody answers for a parsed body: its fields, or the error it throws. */
@@ -10,7 +11,7 @@ function outcome(parsed: unknown) {
     return { model: r.model, stream: r.stream };
   } catch (e) {
     expect(e).toBeInstanceOf(ApiError);
-    return { error: (e as ApiError).toBody() };
+    return { error: errorBody(e as ApiError) };
   }
 }
 

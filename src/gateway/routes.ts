@@ -63,7 +63,7 @@ export function registerPolicyRoutes(app: App, deps: { keys: KeyService; policie
     async (req) => {
       await keyExists(req.params.id);
       for (const r of req.body.allowed_routes ?? []) {
-        if (!deps.routes.has(r)) throw new ApiError('invalid_request', 'UNKNOWN_ROUTE', `allowed_routes: unknown route "${r}" (known: ${[...deps.routes.keys()].join(', ')})`, 'allowed_routes');
+        if (!deps.routes.has(r)) throw new ApiError({ type: 'invalid_request', code: 'UNKNOWN_ROUTE', message: `allowed_routes: unknown route "${r}" (known: ${[...deps.routes.keys()].join(', ')})`, param: 'allowed_routes' });
       }
       return deps.policies.put(req.params.id, req.body);
     },

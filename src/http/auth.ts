@@ -60,16 +60,16 @@ export function requireScope(keys: KeyService, scope: Scope, opts: { allowBound?
   const hook = async (req: FastifyRequest, _reply: FastifyReply) => {
     let token = bearerToken(req);
     if (!token && (token = sessionToken(req)) && !SAFE_METHODS.has(req.method) && !req.headers[CSRF_HEADER]) {
-      throw new ApiError('permission_denied', 'CSRF_HEADER_REQUIRED', `a write signed in with the session cookie needs the "${CSRF_HEADER}: 1" header`, CSRF_HEADER);
+      throw new ApiError({ type: 'permission_denied', code: 'CSRF_HEADER_REQUIRED', message: `a write signed in with the session cookie needs the "${CSRF_HEADER}: 1" header`, param: CSRF_HEADER });
     }
-    if (!token) throw new ApiError('authentication_error', 'MISSING_API_KEY', 'send an API key as "Authorization: Bearer <key>"');
+    if (!token) throw new ApiError({ type: 'authentication_error', code: 'MISSING_API_KEY', message: 'send an API key as "Authorization: Bearer <key>"' });
     const p = await keys.authenticate(token);
-    if (!p) throw new ApiError('authentication_error', 'INVALID_API_KEY', 'the API key is not valid or has been revoked');
+    if (!p) throw new ApiError({ type: 'authentication_error', code: 'INVALID_API_KEY', message: 'the API key is not valid or has been revoked' });
     if (!hasScope(p, scope)) {
-      throw new ApiError('permission_denied', 'INSUFFICIENT_SCOPE', `this key lacks the "${scope}" scope (it has: ${p.scopes.join(', ')})`);
+      throw new ApiError({ type: 'permission_denied', code: 'INSUFFICIENT_SCOPE', message: `this key lacks the "${scope}" scope (it has: ${p.scopes.join(', ')})` });
     }
     if (scope === 'admin' && !requirement.allowBound && isBound(p)) {
-      throw new ApiError('permission_denied', 'GLOBAL_ADMIN_REQUIRED', 'this is a global setting: it needs an admin key that is not bound to a subject, team or project');
+      throw new ApiError({ type: 'permission_denied', code: 'GLOBAL_ADMIN_REQUIRED', message: 'this is a global setting: it needs an admin key that is not bound to a subject, team or project' });
     }
     req.principal = p;
   };

@@ -5,13 +5,13 @@ import Fastify, { LogController, type FastifyInstance, type FastifyError } from 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
-  hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { ApiError } from '../shared/errors.ts';
+import { apiErrorOf, bodyTooLarge, errorBody, internalError } from './errors.ts';
 import type { Logger } from '../shared/log.ts';
 import { rejectUnstorableInput } from './strings.ts';
 import { authRequirementOf, type AuthRequirement } from './auth.ts';
@@ -40,8 +40,6 @@ export function addDirectRoute(app: App, path: string, handler: DirectHandler) {
   directRoutes.get(app)!.set(path, handler);
 }
 
-const bodyTooLarge = (limit: number) => new ApiError('payload_too_large', 'BODY_TOO_LARGE', `the request body is larger than the limit of ${limit} bytes`);
-const internalError = () => new ApiError('internal_error', 'INTERNAL', 'an internal error occurred; it has been logged');
 
 /** The error-shape answer of a direct route (what the Fastify error handler does for a route). */
 function sendDirectError(res: ServerResponse, err: unknown, logger: Logger) {
@@ -49,7 +47,7 @@ function sendDirectError(res: ServerResponse, err: unknown, logger: Logger) {
   // The client has the headers already: closing the connection is the only way to tell it.
   if (res.headersSent) return void res.destroy();
   const e = err instanceof ApiError ? err : internalError();
-  const body = JSON.stringify(e.toBody());
+  const body = JSON.stringify(errorBody(e));
   res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
@@ -118,7 +116,7 @@ async function decodeContentEncoding(req: { headers: IncomingMessage['headers'] 
   if (enc === 'identity' || enc === '') return payload;
   const decoder = DECODERS[enc];
   if (!decoder) {
-    throw new ApiError('unsupported_media_type', 'UNSUPPORTED_CONTENT_ENCODING', `content-encoding ${JSON.stringify(enc)} is not supported; send identity, gzip, deflate or br`, 'content-encoding');
+    throw new ApiError({ type: 'unsupported_media_type', code: 'UNSUPPORTED_CONTENT_ENCODING', message: `content-encoding ${JSON.stringify(enc)} is not supported; send identity, gzip, deflate or br`, param: 'content-encoding' });
   }
   const out = decoder() as zlib.Gunzip & { receivedEncodedLength?: number };
   out.receivedEncodedLength = 0;
@@ -127,7 +125,7 @@ async function decodeContentEncoding(req: { headers: IncomingMessage['headers'] 
   out.on('error', () => {}); // the parser reports it (below), once
   const decoded = payload.pipe(out);
   decoded.once('error', (err) => {
-    if (!(err instanceof ApiError)) decoded.emit('error', new ApiError('invalid_request', 'INVALID_BODY_ENCODING', `the body is not valid ${enc}: ${err.message}`, 'body'));
+    if (!(err instanceof ApiError)) decoded.emit('error', new ApiError({ type: 'invalid_request', code: 'INVALID_BODY_ENCODING', message: `the body is not valid ${enc}: ${err.message}`, param: 'body' }));
   });
   return decoded;
 }
@@ -157,22 +155,16 @@ export async function createServer(opts: ServerOptions): Promise<App> {
     clientErrorHandler: (err, socket) => {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
       const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify(
-        new ApiError(
-          'invalid_request',
-          tooLarge ? 'HEADERS_TOO_LARGE' : 'INVALID_REQUEST',
-          tooLarge ? 'the request headers are too large' : `the request cannot be parsed (${(err as NodeJS.ErrnoException).code ?? err.message}); percent-encode non-ASCII characters in the URL`,
-          tooLarge ? 'headers' : 'url',
-          undefined,
-          tooLarge ? 431 : 400,
-        ).toBody(),
+      const body = JSON.stringify(errorBody(
+        new ApiError({ type: 'invalid_request', code: tooLarge ? 'HEADERS_TOO_LARGE' : 'INVALID_REQUEST', message: tooLarge ? 'the request headers are too large' : `the request cannot be parsed (${(err as NodeJS.ErrnoException).code ?? err.message}); percent-encode non-ASCII characters in the URL`, param: tooLarge ? 'headers' : 'url', status: tooLarge ? 431 : 400 }
+        )),
       );
       socket.end(
         `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     },
     frameworkErrors: (err, _req, reply) => {
-      (reply as { status(n: number): { send(b: unknown): void } }).status(400).send(new ApiError('invalid_request', 'INVALID_URL', `the request URL cannot be read: ${err.message}; percent-encode non-ASCII characters`, 'url').toBody());
+      (reply as { status(n: number): { send(b: unknown): void } }).status(400).send(errorBody(new ApiError({ type: 'invalid_request', code: 'INVALID_URL', message: `the request URL cannot be read: ${err.message}; percent-encode non-ASCII characters`, param: 'url' })));
     },
   }).withTypeProvider<ZodTypeProvider>();
   const authed: AuthedRoute[] = [];
@@ -206,34 +198,13 @@ export async function createServer(opts: ServerOptions): Promise<App> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    if (err instanceof ApiError) return reply.status(err.status).send(err.toBody());
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const issue = err.validation[0]!;
-      const where = err.validationContext ?? 'request';
-      const field = issue.instancePath.replace(/^\//, '').replace(/\//g, '.');
-      const param = field || where;
-      const message = issue.message;
-      return reply
-        .status(400)
-        .send(new ApiError('invalid_request', 'INVALID_FIELD', `${where === 'querystring' ? 'query parameter' : where} ${field ? `"${field}" ` : ''}${message}`, param).toBody());
-    }
-    const code = (err as FastifyError).code;
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.status(413).send(bodyTooLarge(opts.bodyLimit).toBody());
-    }
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply
-        .status(415)
-        .send(new ApiError('unsupported_media_type', 'UNSUPPORTED_CONTENT_TYPE', `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted here`).toBody());
-    }
-    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (err as any).statusCode === 400) {
-      return reply.status(400).send(new ApiError('invalid_request', 'INVALID_JSON', `the body is not valid JSON: ${err.message}`, 'body').toBody());
-    }
-    req.log.error({ err }, 'request failed');
-    return reply.status(500).send(internalError().toBody());
+    const e = apiErrorOf(err, { bodyLimit: opts.bodyLimit, contentType: req.headers['content-type'] });
+    if (!e) req.log.error({ err }, 'request failed');
+    const answer = e ?? internalError();
+    return reply.status(answer.status).send(errorBody(answer));
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send(new ApiError('not_found', 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toBody());
+    reply.status(404).send(errorBody(new ApiError({ type: 'not_found', code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` })));
   });
   return app;
 }

@@ -47,7 +47,7 @@ export function checkRequestStrings(req: Pick<FastifyRequest, 'query' | 'params'
   const bad = findUnstorable(body, '', MAX_BODY_DEPTH, 'body');
   if (!bad) return;
   if (bad.message.startsWith('nests')) {
-    throw new ApiError('invalid_request', 'BODY_TOO_DEEP', `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels (at ${bad.param})`, 'body');
+    throw new ApiError({ type: 'invalid_request', code: 'BODY_TOO_DEEP', message: `the body nests objects and arrays deeper than ${MAX_BODY_DEPTH} levels (at ${bad.param})`, param: 'body' });
   }
   throw badRequest('INVALID_FIELD', bad.param === 'body' ? `the body ${bad.message}` : `body field "${bad.param}" ${bad.message}`, bad.param);
 }

@@ -64,9 +64,9 @@ export function registerJobRoutes(app: App, deps: { keys: KeyService; scheduler:
       let window: Date | null | undefined;
       if (req.body?.window) {
         window = parseRfc3339(req.body.window);
-        if (!window) throw new ApiError('invalid_request', 'INVALID_WINDOW', 'window must be an RFC 3339 timestamp such as 2026-03-01T00:00:00Z', 'window');
+        if (!window) throw new ApiError({ type: 'invalid_request', code: 'INVALID_WINDOW', message: 'window must be an RFC 3339 timestamp such as 2026-03-01T00:00:00Z', param: 'window' });
       } else window = deps.scheduler.latestWindow(name, now);
-      if (!window) throw new ApiError('invalid_request', 'NO_WINDOW', `job "${name}" has no scheduled window yet`, 'window');
+      if (!window) throw new ApiError({ type: 'invalid_request', code: 'NO_WINDOW', message: `job "${name}" has no scheduled window yet`, param: 'window' });
       return deps.scheduler.runWindow(name, window, now);
     },
   );

@@ -28,8 +28,8 @@ export function applyBinding(m: Meter, groups: string[], filters: Record<string,
   for (const d of ['team', 'project', 'subject'] as const) {
     const b = p[d];
     if (!b) continue;
-    if (!groups.includes(d)) throw new ApiError('permission_denied', 'BOUND_KEY', `this key is bound to ${d} "${b}" and meter "${m.slug}" has no ${d} group to limit it to`);
-    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError('permission_denied', 'BOUND_KEY', `this key reads only ${d} "${b}"`, `filter[${d}]`);
+    if (!groups.includes(d)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key is bound to ${d} "${b}" and meter "${m.slug}" has no ${d} group to limit it to` });
+    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
     out[d] = [b];
   }
   return out;

@@ -100,7 +100,7 @@ function boundTo(filters: Record<string, string[]>, bind: Binding | undefined): 
   for (const d of ['subject', 'team', 'project'] as const) {
     const b = bind?.[d];
     if (!b) continue;
-    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError('permission_denied', 'BOUND_KEY', `this key reads only ${d} "${b}"`, `filter[${d}]`);
+    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
     out[d] = [b];
   }
   return out;
@@ -233,13 +233,13 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
     async create(raw, origin = 'api') {
       const def = parseDef(raw);
       const m: Meter = { ...def, origin, kind: 'events' };
-      if (!(await createIn(m))) throw new ApiError('conflict', 'METER_EXISTS', `a meter with slug "${def.slug}" already exists`, 'slug');
+      if (!(await createIn(m))) throw new ApiError({ type: 'conflict', code: 'METER_EXISTS', message: `a meter with slug "${def.slug}" already exists`, param: 'slug' });
       return (await getMeter(db, m.slug))!;
     },
     async remove(slug) {
       const m = await svc.get(slug);
-      if (m.origin === 'builtin') throw new ApiError('conflict', 'BUILTIN_METER', `"${slug}" is a built-in meter and cannot be deleted`, 'slug');
-      if (m.origin === 'config') throw new ApiError('conflict', 'CONFIG_METER', `"${slug}" is defined in the config file; remove it there`, 'slug');
+      if (m.origin === 'builtin') throw new ApiError({ type: 'conflict', code: 'BUILTIN_METER', message: `"${slug}" is a built-in meter and cannot be deleted`, param: 'slug' });
+      if (m.origin === 'config') throw new ApiError({ type: 'conflict', code: 'CONFIG_METER', message: `"${slug}" is defined in the config file; remove it there`, param: 'slug' });
       await deleteMeter(db, slug);
     },
     async query(slug, q) {

@@ -236,7 +236,7 @@ export function registerPricingRoutes(app: App, deps: { keys: KeyService; pricin
           output_audio_tokens: b.output_audio_tokens,
         },
       });
-      if (!out.priced) throw new ApiError('not_found', 'PRICE_NOT_FOUND', `no price for ${b.provider}/${b.model}${b.region ? ` in ${b.region}` : ''}: ${out.reason}`, 'model');
+      if (!out.priced) throw new ApiError({ type: 'not_found', code: 'PRICE_NOT_FOUND', message: `no price for ${b.provider}/${b.model}${b.region ? ` in ${b.region}` : ''}: ${out.reason}`, param: 'model' });
       return { currency: 'USD', cost: out.cost, breakdown: out.snapshot.breakdown, price: out.snapshot };
     },
   );

@@ -91,10 +91,10 @@ function canRead(p: Principal | undefined, e: Entitlement): boolean {
 
 /** The target of a check/reservation: what the body names, narrowed by the key's binding. */
 function targetOf(p: Principal | undefined, b: { subject?: string; team?: string; api_key?: string }): Target {
-  if (p?.subject && b.subject && b.subject !== p.subject) throw new ApiError('permission_denied', 'BOUND_KEY', `this key acts only for subject "${p.subject}"`, 'subject');
-  if (p?.team && b.team && b.team !== p.team) throw new ApiError('permission_denied', 'BOUND_KEY', `this key acts only for team "${p.team}"`, 'team');
+  if (p?.subject && b.subject && b.subject !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key acts only for subject "${p.subject}"`, param: 'subject' });
+  if (p?.team && b.team && b.team !== p.team) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key acts only for team "${p.team}"`, param: 'team' });
   const t: Target = { subject: b.subject ?? p?.subject ?? null, team: b.team ?? p?.team ?? null, api_key: b.api_key ?? null };
-  if (!t.subject && !t.team && !t.api_key) throw new ApiError('invalid_request', 'MISSING_TARGET', 'name a subject, team or api_key', 'subject');
+  if (!t.subject && !t.team && !t.api_key) throw new ApiError({ type: 'invalid_request', code: 'MISSING_TARGET', message: 'name a subject, team or api_key', param: 'subject' });
   return t;
 }
 

@@ -228,7 +228,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     forget,
     noteLevel,
     async createEntitlement(b: { subject?: string | null; team?: string | null; api_key?: string | null; meter: string; filter?: BudgetFilter; period: PeriodUnit; tz: string; week_start?: Weekday; thresholds: { warning: string; critical: string; block: string }; purchase_url?: string | null; enabled?: boolean }) {
-      if (b.filter && Object.keys(b.filter).length && !b.meter.startsWith('llm_')) throw new ApiError('invalid_request', 'INVALID_FIELD', 'filter applies to the llm_* meters (budgets)', 'filter');
+      if (b.filter && Object.keys(b.filter).length && !b.meter.startsWith('llm_')) throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: 'filter applies to the llm_* meters (budgets)', param: 'filter' });
       const now = clock.now();
       const e: Entitlement = {
         id: newId('ent'), subject: b.subject ?? null, team: b.team ?? null, api_key: b.api_key ?? null, meter: b.meter, filter: b.filter ?? {}, period: b.period, tz: b.tz,
@@ -252,7 +252,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       await getEnt(entId);
       const now = clock.now();
       const g: Grant = { id: newId('grt'), entitlement_id: entId, kind: b.kind, amount: new Money(b.amount).toFixed(), priority: b.priority, effective_at: b.effective_at ?? now, expires_at: b.expires_at ?? null, recurring: b.recurring ?? null, voided_at: null, created_at: now };
-      if (g.expires_at && g.expires_at <= g.effective_at) throw new ApiError('invalid_request', 'INVALID_FIELD', 'expires_at must be after effective_at', 'expires_at');
+      if (g.expires_at && g.expires_at <= g.effective_at) throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: 'expires_at must be after effective_at', param: 'expires_at' });
       await store.insertGrant(g);
       forget(entId);
       return g;

@@ -99,7 +99,7 @@ export function boundFilters(filters: Partial<Record<Dim, string[]>>, bind: Bind
     if (!b) continue;
     const asked = out[d];
     if (asked && asked.some((v) => v !== b)) {
-      throw new ApiError('permission_denied', 'BOUND_KEY', `this key reads only ${d} "${b}"`, `filter[${d}]`);
+      throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
     }
     out[d] = [b];
   }
@@ -247,13 +247,9 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     const lost = pieces.find((p) => (p.grain <= 2 && p.start < h.fine) || (DAY_GRAINS.includes(p.grain) && p.start < h.day));
     if (lost) {
       const before = new Date(lost.grain <= 2 ? h.fine : h.day).toISOString();
-      throw new ApiError(
-        'invalid_request',
-        'ROLLUPS_PRUNED',
-        lost.grain <= 2
+      throw new ApiError({ type: 'invalid_request', code: 'ROLLUPS_PRUNED', message: lost.grain <= 2
           ? `this range needs 15-minute or hour rollups before ${before}, which retention dropped together with their raw events (retention.tiers.hourly); ask for that period in whole UTC days (tz=UTC, from/to at UTC midnight, window day or coarser)`
-          : `this range needs day rollups before ${before}, which retention dropped together with their raw events (retention.tiers.daily); ask for that period in whole UTC months`,
-        'from',
+          : `this range needs day rollups before ${before}, which retention dropped together with their raw events (retention.tiers.daily); ask for that period in whole UTC months`, param: 'from' }
       );
     }
     // Everything acknowledged before this query is folded in first: answers equal the raw events.

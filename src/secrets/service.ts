@@ -59,7 +59,7 @@ export function secretService(db: Db, clock: Clock, provider: () => Promise<KeyP
     throw e;
   }));
   const wrapErr = (e: unknown): never => {
-    if (e instanceof SecretCryptoError) throw new ApiError('internal_error', 'SECRET_UNREADABLE', e.message);
+    if (e instanceof SecretCryptoError) throw new ApiError({ type: 'internal_error', code: 'SECRET_UNREADABLE', message: e.message });
     throw e;
   };
   return {

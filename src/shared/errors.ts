@@ -32,32 +32,39 @@ const STATUS: Record<ErrorType, number> = {
   internal_error: 500,
 };
 
-export class ApiError extends Error {
-  readonly status: number;
-  constructor(
-    readonly type: ErrorType,
-    readonly code: string,
-    message: string,
-    readonly param?: string,
-    readonly extra?: Record<string, unknown>,
-    status?: number,
-  ) {
-    super(message);
-    this.status = status ?? STATUS[type];
-  }
+export interface ApiErrorOptions {
+  type: ErrorType;
+  /** Stable, machine-readable (`TOKEN_EXHAUSTED`). */
+  code: string;
+  message: string;
+  /** The offending field, as the caller named it. */
+  param?: string;
+  /** Extra fields of the error object (quota_exceeded's remaining_tokens). */
+  extra?: Record<string, unknown>;
+  /** Only where the contract gives this error a status other than its type's. */
+  status?: number;
+}
 
-  toBody(): { error: Record<string, unknown> } {
-    return {
-      error: {
-        type: this.type,
-        code: this.code,
-        message: this.message,
-        ...(this.param !== undefined ? { param: this.param } : {}),
-        ...(this.extra ?? {}),
-      },
-    };
+/**
+ * What every domain throws for a failure the caller can act on. It names a category (`type`), never
+ * an HTTP detail beyond the status its type implies; `http/errors.ts` is the one place that turns it
+ * (or anything else thrown) into a response.
+ */
+export class ApiError extends Error {
+  readonly type: ErrorType;
+  readonly code: string;
+  readonly param?: string;
+  readonly extra?: Record<string, unknown>;
+  readonly status: number;
+  constructor(o: ApiErrorOptions) {
+    super(o.message);
+    this.type = o.type;
+    this.code = o.code;
+    this.param = o.param;
+    this.extra = o.extra;
+    this.status = o.status ?? STATUS[o.type];
   }
 }
 
-export const badRequest = (code: string, message: string, param?: string) => new ApiError('invalid_request', code, message, param);
-export const notFound = (what: string) => new ApiError('not_found', 'NOT_FOUND', `${what} not found`);
+export const badRequest = (code: string, message: string, param?: string) => new ApiError({ type: 'invalid_request', code, message, param });
+export const notFound = (what: string) => new ApiError({ type: 'not_found', code: 'NOT_FOUND', message: `${what} not found` });

@@ -142,7 +142,7 @@ const regionOf = (p: ResolvedProvider) => p.region ?? /bedrock-runtime\.([a-z0-9
 function awsCredentials(p: ResolvedProvider, secret: string | undefined): AwsCredentials {
   if (secret) return parseAwsCredentials(secret);
   if (p.access_key_id && p.secret_access_key) return { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key, ...(p.session_token ? { sessionToken: p.session_token } : {}) };
-  throw new ApiError('unavailable', 'UPSTREAM_CREDENTIAL_MISSING', `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them`);
+  throw new ApiError({ type: 'unavailable', code: 'UPSTREAM_CREDENTIAL_MISSING', message: `provider "${p.name}" has no AWS credentials: set gateway.providers.${p.name}.credential to a secret holding them` });
 }
 
 /** Only content headers are forwarded (they are signed too). */

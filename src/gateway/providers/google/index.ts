@@ -70,7 +70,7 @@ function shapeOf(prefix: string, params: Record<string, string>): CallShape {
   const tail = params['*'] ?? '';
   const i = tail.lastIndexOf(':');
   const m = i > 0 ? METHODS[tail.slice(i + 1)] : undefined;
-  if (!m) throw new ApiError('not_found', 'UNKNOWN_METHOD', `unknown Gemini method "${tail}": use {model}:generateContent, :streamGenerateContent or :countTokens`);
+  if (!m) throw new ApiError({ type: 'not_found', code: 'UNKNOWN_METHOD', message: `unknown Gemini method "${tail}": use {model}:generateContent, :streamGenerateContent or :countTokens` });
   const scoped = params.project !== undefined ? `/projects/${params.project}/locations/${params.location}/publishers/google/models/` : '/models/';
   return { op: m.op, subpath: `${prefix}${scoped}${tail}`, pathModel: decodeURIComponent(tail.slice(0, i)), pathStream: m.stream };
 }
