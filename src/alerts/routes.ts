@@ -4,8 +4,7 @@ import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import { rfc3339Param } from '../http/params.ts';
 import type { KeyService } from '../auth/service.ts';
-import { ApiError } from '../shared/errors.ts';
-import { bindingOf } from '../rollups/routes.ts';
+import { bindingOf, requireUnbound } from '../auth/binding.ts';
 import type { AlertService } from './service.ts';
 
 const ruleSchema = z.object({
@@ -71,8 +70,7 @@ const idParams = z.object({ id: z.string().min(1) });
 
 /** Rules and history carry targets (addresses, URLs): keys bound to a subject/team/project read only their notifications. */
 function unbound(req: FastifyRequest) {
-  const p = req.principal!;
-  if (p.subject || p.team || p.project) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: 'a key bound to a subject, team or project reads only its notifications (GET /v1/notifications)' });
+  requireUnbound(req.principal, 'a key bound to a subject, team or project reads only its notifications (GET /v1/notifications)');
 }
 
 export function registerAlertRoutes(app: App, deps: { keys: KeyService; alerts: AlertService }) {

@@ -9,7 +9,8 @@ import type { Signal } from '../shared/signals.ts';
 import type { StoredEvent } from '../events/types.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { startOf, startOfNext } from '../shared/time.ts';
-import { boundFilters, type Binding } from '../rollups/service.ts';
+import { canReadRow, scopeReadOne } from '../auth/binding.ts';
+import type { Binding } from '../rollups/service.ts';
 import type { AlertsConfig } from './config.ts';
 import { parseAllowList, checkTarget, type AllowList } from './netguard.ts';
 import { postWebhook, SendError, smtpMailer, type Mailer } from './channels.ts';
@@ -660,13 +661,13 @@ export function alertService(d: AlertDeps): AlertService {
 
     async listNotifications(q, bind) {
       if (bind.project && !bind.subject && !bind.team) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: 'notifications belong to a subject or a team; a project-bound key reads none' });
-      const f = boundFilters({ ...(q.subject ? { subject: [q.subject] } : {}) }, { subject: bind.subject, team: bind.team });
-      return store.listNotifications(db, { subject: f.subject?.[0], team: f.team?.[0], unread: q.unread, limit: q.limit, before: q.before });
+      const subject = scopeReadOne(bind, 'subject', q.subject, 'filter[subject]');
+      return store.listNotifications(db, { subject, team: bind.team ?? undefined, unread: q.unread, limit: q.limit, before: q.before });
     },
 
     async readNotification(id, bind) {
       const n = await store.getNotification(db, id);
-      if (!n || (bind.subject && n.subject !== bind.subject) || (bind.team && n.team !== bind.team) || (bind.project && !bind.subject && !bind.team)) throw notFound(`notification ${id}`);
+      if (!n || !canReadRow(bind, n, ['subject', 'team']) || (bind.project && !bind.subject && !bind.team)) throw notFound(`notification ${id}`);
       await store.markRead(db, id, clock.now());
       return (await store.getNotification(db, id))!;
     },

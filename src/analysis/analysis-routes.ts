@@ -13,7 +13,7 @@ import type { RollupService } from '../rollups/service.ts';
 import type { MeterService } from '../meters/service.ts';
 import type { PricingService } from '../pricing/index.ts';
 import { dimParam, rfc3339, tzParam } from '../rollups/params.ts';
-import { bindingOf } from '../rollups/routes.ts';
+import { bindingOf } from '../auth/binding.ts';
 import type { Dim } from '../rollups/cubes.ts';
 import { DegenerateRegressionError, readable, regress } from './regression.ts';
 import { forecastUsage } from './forecast-service.ts';

@@ -5,7 +5,7 @@ import type { KeyService } from '../auth/service.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { RollupService } from '../rollups/service.ts';
 import { tzParam } from '../rollups/params.ts';
-import { bindingOf } from '../rollups/routes.ts';
+import { bindingOf } from '../auth/binding.ts';
 import { summary } from './summary.ts';
 
 export function registerSummaryRoutes(app: App, deps: { keys: KeyService; rollups: Pick<RollupService, 'usage' | 'ranges'>; clock: Clock; defaultTz: string }) {

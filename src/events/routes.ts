@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
+import { scopeRead, scopeReadOne } from '../auth/binding.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import type { EventService } from './service.ts';
 import type { EventStore } from './store.ts';
@@ -83,12 +84,13 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
     async (req) => {
       const q = req.query;
       const p = req.principal!;
-      if (p.subject && q.subject && q.subject !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only subject "${p.subject}"` });
+      // Stored events can be filtered by subject and team only: a project-bound key is refused here.
+      scopeRead(p, {}, { dims: ['subject', 'team'], what: 'the event list' });
       const rows = await deps.store.list({
         type: q.type,
-        subject: p.subject ?? q.subject,
+        subject: scopeReadOne(p, 'subject', q.subject),
         source: q.source,
-        team: p.team,
+        team: p.team ?? undefined,
         from: q.from,
         to: q.to,
         limit: q.limit,
@@ -131,7 +133,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
       },
     },
     async (req) => {
-      const rows = await deps.store.listRejected({ limit: req.query.limit, before: req.query.cursor, team: req.principal!.team });
+      const rows = await deps.store.listRejected({ limit: req.query.limit, before: req.query.cursor, team: req.principal!.team ?? undefined });
       const last = rows[rows.length - 1];
       return {
         data: rows.map((r) => ({

@@ -1,6 +1,8 @@
 import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { ApiError } from '../shared/errors.ts';
+import { bindWrite } from '../auth/binding.ts';
+import { isBound } from '../auth/keys.ts';
 import { validateEvent } from './validate.ts';
 import { toEventRow } from './rows.ts';
 import type { EventStore } from './store.ts';
@@ -16,23 +18,18 @@ export interface EventServiceOptions {
 }
 
 /**
- * An ingest key bound to a team/project/subject can only write that binding: a missing value is
- * filled in, a different one is rejected.
+ * An ingest key bound to a team/project/subject writes only that binding (auth/binding.ts): a missing
+ * value is filled in (and mirrored into `data`, where team and project live), a different one is
+ * rejected.
  */
 function applyBinding(row: EventRow, ctx: IngestContext | undefined): string | undefined {
   const p = ctx?.principal;
-  if (!p) return undefined;
-  for (const f of ['team', 'project'] as const) {
-    const bound = p[f];
-    if (!bound) continue;
-    if (row[f] === null) {
-      row[f] = bound;
-      if (row.data && typeof row.data === 'object') row.data = { ...row.data, [f]: bound };
-    } else if (row[f] !== bound) return `data.${f} must be "${bound}" (this key is bound to it)`;
-  }
-  if (p.subject) {
-    if (row.subject === null) row.subject = p.subject;
-    else if (row.subject !== p.subject) return `subject must be "${p.subject}" (this key is bound to it)`;
+  if (!p || !isBound(p)) return undefined;
+  const r = bindWrite(p, { team: row.team, project: row.project, subject: row.subject });
+  if (!r.ok) return `${r.field === 'subject' ? 'subject' : `data.${r.field}`} must be "${r.bound}" (this key is bound to it)`;
+  for (const f of r.stamped) {
+    row[f] = r.row[f]!;
+    if (f !== 'subject' && row.data && typeof row.data === 'object') row.data = { ...row.data, [f]: r.row[f] };
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import { ApiError } from '../shared/errors.ts';
 import { andThen, isPromise, type Awaitable } from '../shared/awaitable.ts';
 import type { KeyService } from '../auth/service.ts';
 import { hasScope, type Principal } from '../auth/keys.ts';
+import { bindWrite } from '../auth/binding.ts';
 import { bearerToken } from '../http/auth.ts';
 import type { ResolvedProvider } from './config.ts';
 import { allows, type KeyPolicy, type PolicyService } from './policy.ts';
@@ -103,8 +104,11 @@ export function createAdmission(d: AdmissionDeps) {
     checkLength('x-tollgate-subject', hs);
     checkLength('x-tollgate-project', hp);
     checkLength('x-tollgate-feature', hf);
-    if (p.subject && hs && hs !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'SUBJECT_BOUND', message: `this key is bound to a subject; x-tollgate-subject cannot re-attribute its calls`, param: 'x-tollgate-subject' });
-    if (p.project && hp && hp !== p.project) throw new ApiError({ type: 'permission_denied', code: 'PROJECT_BOUND', message: `this key is bound to project "${p.project}"`, param: 'x-tollgate-project' });
+    const bound = bindWrite(p, { subject: hs, project: hp }, ['subject', 'project']);
+    if (!bound.ok) {
+      const message = bound.field === 'subject' ? 'this key is bound to a subject; x-tollgate-subject cannot re-attribute its calls' : `this key is bound to project "${bound.bound}"`;
+      throw new ApiError({ type: 'permission_denied', code: `${bound.field.toUpperCase()}_BOUND`, message, param: `x-tollgate-${bound.field}` });
+    }
 
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let parsed: unknown;
@@ -123,7 +127,7 @@ export function createAdmission(d: AdmissionDeps) {
     } else ({ body, model, stream } = readBody(parsed));
     return {
       op: spec.op, route: spec.route, subpath: spec.subpath, model, stream, body, raw, at, t0,
-      subject: p.subject ?? hs ?? null, team: p.team, project: p.project ?? hp ?? null, feature: hf ?? spec.route.feature ?? null,
+      subject: bound.row.subject ?? null, team: p.team, project: bound.row.project ?? null, feature: hf ?? spec.route.feature ?? null,
       keyId: p.keyId, passthrough: authn.passthrough, lease: noLease, extraHeaders: NO_HEADERS, ended: false,
     };
   }

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
-import { ApiError, badRequest } from '../shared/errors.ts';
+import { badRequest } from '../shared/errors.ts';
 import { rfc3339Param } from '../http/params.ts';
 import { isValidZone } from '../shared/time.ts';
 import type { Clock } from '../shared/clock.ts';
-import type { Principal } from '../auth/keys.ts';
+import { bindingOf, scopeRead } from '../auth/binding.ts';
 import type { Meter } from './definitions.ts';
 import type { MeterService } from './service.ts';
 
@@ -22,18 +22,6 @@ const meterOut = (m: Meter) => ({
   created_at: m.created_at ?? null,
 });
 
-/** A key bound to a team/project/subject reads only that slice: its binding becomes a filter on the meter's group. */
-export function applyBinding(m: Meter, groups: string[], filters: Record<string, string[]>, p: Principal): Record<string, string[]> {
-  const out = { ...filters };
-  for (const d of ['team', 'project', 'subject'] as const) {
-    const b = p[d];
-    if (!b) continue;
-    if (!groups.includes(d)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key is bound to ${d} "${b}" and meter "${m.slug}" has no ${d} group to limit it to` });
-    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
-    out[d] = [b];
-  }
-  return out;
-}
 
 export function registerMeterRoutes(app: App, deps: { keys: KeyService; meters: MeterService; clock: Clock; defaultTz: string }) {
   const { meters } = deps;
@@ -107,13 +95,12 @@ export function registerMeterRoutes(app: App, deps: { keys: KeyService; meters: 
         const vals = (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).filter((s) => s !== '');
         if (vals.length) filters[f[1]!] = vals;
       }
-      filters = applyBinding(m, groups, filters, req.principal!);
+      filters = scopeRead(req.principal, filters, { dims: groups, what: `meter "${m.slug}"` });
       const to = q.to ?? deps.clock.now();
       const from = q.from ?? new Date(to.getTime() - 30 * 86_400_000);
       const groupBy = q.group_by ? [...new Set(q.group_by.split(',').map((s) => s.trim()).filter(Boolean))] : [];
       const tz = q.tz ?? deps.defaultTz;
-      const p = req.principal!;
-      const bind = { team: p.team ?? null, project: p.project ?? null, subject: p.subject ?? null };
+      const bind = bindingOf(req.principal);
       const rows = await meters.query(m.slug, { from, to, window: q.window, tz, groupBy, filters, stat: q.stat, bind });
       return { meter: m.slug, from: from.toISOString(), to: to.toISOString(), window: q.window, tz, rows };
     },

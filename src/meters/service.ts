@@ -3,6 +3,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
 import type { AfterInsertHook, EventRow, InsertStep } from '../events/types.ts';
 import type { Binding, RollupService } from '../rollups/service.ts';
+import { scopeRead } from '../auth/binding.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
@@ -94,17 +95,6 @@ function windowIndex(windows: Window[], t: number): number {
   return lo + 1;
 }
 
-/** Binding narrows the filters (the route already did this; programmatic callers get the same). */
-function boundTo(filters: Record<string, string[]>, bind: Binding | undefined): Record<string, string[]> {
-  const out = { ...filters };
-  for (const d of ['subject', 'team', 'project'] as const) {
-    const b = bind?.[d];
-    if (!b) continue;
-    if (out[d] && out[d]!.some((v) => v !== b)) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
-    out[d] = [b];
-  }
-  return out;
-}
 
 export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersConfig, deps: MeterDeps): MeterService {
   const maxMs = cfg.max_session_hours * 3_600_000;
@@ -161,7 +151,7 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
     // Zones with a historical off-grid offset put a window boundary inside a rollup bucket: raw only.
     const offGrid = windows.slice(1).some((w) => w.start.getTime() % QUARTER_HOUR !== 0);
     const middle = af < at && !offGrid;
-    const filters = boundTo(q.filters, q.bind);
+    const filters = scopeRead(q.bind, q.filters);
     const acc = new Map<string, { w: number; groups: Record<string, string | null>; s: LlmSums }>();
     const add = (w: number, groups: Record<string, string | null>, v: Record<(typeof SUM_KEYS)[number], string | number>) => {
       const key = `${w}\u0000${JSON.stringify(q.groupBy.map((g) => groups[g] ?? null))}`;

@@ -3,6 +3,7 @@ import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
 import type { Principal } from '../auth/keys.ts';
+import { bindWriteOrThrow, canReadRow } from '../auth/binding.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { isValidZone } from '../shared/time.ts';
 import type { Entitlement } from './store.ts';
@@ -81,19 +82,20 @@ const idParam = z.object({ id: z.string() });
 const dates = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
 
 /** A bound key reads only its own subject's / team's entitlements (and its project's budgets). */
+/**
+ * The one binding rule (auth/binding.ts) over an entitlement: its subject, team and the project of
+ * its filter. A team-bound key also reads its members' subject entitlements (they carry no team).
+ */
 function canRead(p: Principal | undefined, e: Entitlement): boolean {
   if (!p) return false;
-  if (p.subject && e.subject !== p.subject) return false;
-  if (p.team && e.team !== p.team && !(e.subject && !p.subject)) return false;
-  if (p.project && e.filter.project !== p.project) return false;
-  return true;
+  const row = { subject: e.subject, team: e.subject && !p.subject ? p.team : e.team, project: e.filter.project ?? null };
+  return canReadRow(p, row);
 }
 
 /** The target of a check/reservation: what the body names, narrowed by the key's binding. */
 function targetOf(p: Principal | undefined, b: { subject?: string; team?: string; api_key?: string }): Target {
-  if (p?.subject && b.subject && b.subject !== p.subject) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key acts only for subject "${p.subject}"`, param: 'subject' });
-  if (p?.team && b.team && b.team !== p.team) throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key acts only for team "${p.team}"`, param: 'team' });
-  const t: Target = { subject: b.subject ?? p?.subject ?? null, team: b.team ?? p?.team ?? null, api_key: b.api_key ?? null };
+  const bound = bindWriteOrThrow(p, { subject: b.subject, team: b.team }, { fields: ['subject', 'team'] });
+  const t: Target = { subject: bound.subject ?? null, team: bound.team ?? null, api_key: b.api_key ?? null };
   if (!t.subject && !t.team && !t.api_key) throw new ApiError({ type: 'invalid_request', code: 'MISSING_TARGET', message: 'name a subject, team or api_key', param: 'subject' });
   return t;
 }

@@ -11,10 +11,11 @@ import { formatInZone } from '../shared/time.ts';
 import { moneyString } from '../shared/money.ts';
 import { badRequest } from '../shared/errors.ts';
 import { COUNT_MEASURES, DIMS, type Dim } from './cubes.ts';
-import { boundFilters, checkRange, reportWindows, type RollupService, type UsageParams, type Binding } from './service.ts';
+import { checkRange, reportWindows, type RollupService, type UsageParams, type Binding } from './service.ts';
 import { getOrCreateSetting } from './store.ts';
 import { filterShape, filtersOf, groupByParam, rfc3339, tzParam, windowParam } from './params.ts';
-import { bindingOf, rawQueryKeys } from './routes.ts';
+import { rawQueryKeys } from './routes.ts';
+import { bindingOf, scopeRead } from '../auth/binding.ts';
 
 /** Keyed hash of a subject: stable within one deployment, not reversible without the key. */
 export function anonymize(key: string, subject: string | null): string | null {
@@ -125,7 +126,7 @@ export function registerExportRoutes(app: App, deps: { keys: KeyService; rollups
         const p: UsageParams = { from: q.from, to: q.to, tz: q.tz, window: q.window, groupBy: q.group_by, filters };
         // Validate before the first byte goes out, so a bad request still gets a JSON error.
         checkRange(p.from, p.to);
-        boundFilters(filters, bind);
+        scopeRead(bind, filters);
         reportWindows(p.tz, p.window, p.from, p.to);
         header = ['window_start', 'window_end', ...p.groupBy, ...COUNT_MEASURES, 'cost'];
         source = (async function* () {
@@ -136,7 +137,7 @@ export function registerExportRoutes(app: App, deps: { keys: KeyService; rollups
       } else {
         if (!deps.events) throw new Error('export of raw events needs the event store');
         if (!(q.from.getTime() < q.to.getTime())) throw badRequest('INVALID_FIELD', 'from must be before to', 'from');
-        const bf = boundFilters(filters, bind);
+        const bf = scopeRead(bind, filters);
         header = [...EVENT_COLUMNS];
         const store = deps.events;
         source = (async function* () {

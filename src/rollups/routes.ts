@@ -3,13 +3,10 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
-import type { Principal } from '../auth/keys.ts';
-import type { RollupService, Binding } from './service.ts';
+import { bindingOf } from '../auth/binding.ts';
+import type { RollupService } from './service.ts';
 import { dimParam, filterShape, filtersOf, groupByParam, rfc3339, tzParam, windowParam } from './params.ts';
 
-export function bindingOf(p: Principal | undefined): Binding {
-  return { subject: p?.subject ?? null, team: p?.team ?? null, project: p?.project ?? null };
-}
 
 /** The query string's keys as sent (zod strips unknown ones, and we want to name them). */
 export function rawQueryKeys(req: FastifyRequest): Record<string, true> {

@@ -9,11 +9,11 @@ import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type R
 
 export const MAX_WINDOWS = 10_000;
 
-export interface Binding {
-  subject?: string | null;
-  team?: string | null;
-  project?: string | null;
-}
+import { scopeRead } from '../auth/binding.ts';
+import type { Binding as KeyBinding } from '../auth/keys.ts';
+
+/** What a bound key limits a read to (auth/binding.ts holds the rule). */
+export type Binding = Partial<KeyBinding>;
 
 export interface UsageParams {
   from: Date;
@@ -90,21 +90,6 @@ function measuresOf(r: RollupRow): Measures {
 }
 
 const isEmpty = (m: Measures) => COUNT_MEASURES.every((k) => m[k] === 0) && new Money(m.cost).isZero();
-
-/** A key bound to a team/project/subject reads only that slice: its binding becomes a filter. */
-export function boundFilters(filters: Partial<Record<Dim, string[]>>, bind: Binding | undefined): Partial<Record<Dim, string[]>> {
-  const out = { ...filters };
-  for (const d of ['subject', 'team', 'project'] as const) {
-    const b = bind?.[d];
-    if (!b) continue;
-    const asked = out[d];
-    if (asked && asked.some((v) => v !== b)) {
-      throw new ApiError({ type: 'permission_denied', code: 'BOUND_KEY', message: `this key reads only ${d} "${b}"`, param: `filter[${d}]` });
-    }
-    out[d] = [b];
-  }
-  return out;
-}
 
 export function checkRange(from: Date, to: Date): void {
   if (from.getTime() % QUARTER_HOUR !== 0) throw badRequest('INVALID_FIELD', 'from must fall on a 15-minute boundary (the rollups\' base grain), e.g. 2026-03-02T00:00:00+05:30', 'from');
@@ -334,7 +319,7 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
 
     async *usageChunks(p, bind) {
       checkRange(p.from, p.to);
-      const filters = boundFilters(p.filters, bind);
+      const filters = scopeRead(bind, p.filters);
       const windows = reportWindows(p.tz, p.window, p.from, p.to);
       const CHUNK = p.groupBy.length ? 96 : 2000;
       for (let i = 0; i < windows.length; i += CHUNK) {
@@ -348,14 +333,14 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
 
     async top(p, bind) {
       checkRange(p.from, p.to);
-      const filters = boundFilters(p.filters, bind);
+      const filters = scopeRead(bind, p.filters);
       const rows = await run([{ start: p.from, end: p.to }], [p.by], filters, p.tz, { measure: p.measure, limit: p.limit });
       return rows.map((r, i) => ({ rank: i + 1, [p.by]: r.dims[p.by] ?? null, ...measuresOf(r) }));
     },
 
     async topSeries(p, bind) {
       checkRange(p.from, p.to);
-      const filters = boundFilters(p.filters, bind);
+      const filters = scopeRead(bind, p.filters);
       const windows = reportWindows(p.tz, p.window, p.from, p.to);
       const top = await run([{ start: p.from, end: p.to }], [p.by], filters, p.tz, { measure: p.measure, limit: p.limit });
       const wins = windows.map((w) => ({ window_start: formatInZone(p.tz, w.start), window_end: formatInZone(p.tz, w.end) }));
@@ -388,7 +373,7 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     },
 
     async ranges(ranges, groupBy, bind, tz = 'UTC', asked = {}) {
-      const filters = boundFilters(asked, bind);
+      const filters = scopeRead(bind, asked);
       const rows = await run(ranges, groupBy, filters, tz);
       return rows.map((r) => ({ w: r.w, dims: r.dims, ...measuresOf(r) }));
     },
