@@ -334,6 +334,25 @@ describe('engine properties', () => {
     }), { numRuns: 100 });
   });
 
+  it('replay from a snapshot == replay from creation (a stored state is only a starting point)', () => {
+    fc.assert(fc.property(arbInput, fc.integer({ min: 0, max: SPAN }), fc.integer({ min: 0, max: SPAN }), fc.constantFrom('any', 'reset', 'grant'), (input, s, lag, snap) => {
+      // S anywhere, exactly on a period reset, or exactly on a grant's effective instant (refills, gives).
+      let at = new Date(T0 + s);
+      if (snap === 'reset') at = new Date(Math.max(T0, periodStart(input.tz, input.period, at).getTime()));
+      if (snap === 'grant' && input.grants.length) at = input.grants[s % input.grants.length]!.effective_at;
+      s = at.getTime() - T0;
+      // The snapshot was captured by an earlier computation (its own `now` between S and now).
+      const taken = run({ ...input, now: new Date(Math.min(T0 + SPAN, T0 + s + lag)), captureAt: at }).state!;
+      expect(taken.at.getTime()).toBe(at.getTime());
+      const full = run(input);
+      const resumed = run({ ...input, resume: JSON.parse(JSON.stringify(taken), (k, v) => (k === 'at' ? new Date(v) : v)), usage: input.usage.filter((u) => u.at >= at) });
+      expect(resumed.grants).toEqual(full.grants);
+      for (const k of ['usage', 'available', 'balance', 'overage'] as const) expect(resumed[k].toFixed()).toBe(full[k].toFixed());
+      expect(resumed.level).toBe(full.level);
+      expect(resumed.resets_at).toEqual(full.resets_at);
+    }), { numRuns: 200 });
+  });
+
   it('admissions never take usage + reservations past the block threshold', () => {
     fc.assert(fc.property(arbInput, fc.array(fc.integer({ min: 0, max: 5_000 }), { maxLength: 50 }), (input, asks) => {
       const r = run(input);

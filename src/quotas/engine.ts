@@ -59,6 +59,10 @@ export interface EngineInput {
   windows?: Date[];
   /** Average usage per request over the last 7 days (null when there were no requests). */
   avg_per_request?: MoneyValue | null;
+  /** Start from this state (a stored snapshot) instead of at `start`; usage before its instant is ignored. */
+  resume?: EngineState;
+  /** Also return the state at this instant (start ≤ captureAt ≤ now): the next snapshot. */
+  captureAt?: Date;
 }
 
 export interface GrantState {
@@ -95,6 +99,8 @@ export interface EngineResult {
   estimated_turns: number | null;
   grants: GrantState[];
   phases: PhaseBurn[];
+  /** The state at `captureAt`, when asked for. */
+  state?: EngineState;
 }
 
 const ZERO = new Money(0);
@@ -132,34 +138,66 @@ export function estimatedTurns(balance: Decimal, avg: MoneyValue | null | undefi
   return balance.div(a).floor().toNumber();
 }
 
-export function run(input: EngineInput): EngineResult {
+/**
+ * The engine's state at an instant: everything the replay carries from one phase to the next.
+ * A stored snapshot of it lets a replay start there instead of at the entitlement's creation
+ * (`resume`); it is only a starting state, so resuming from the state captured at S equals
+ * replaying from the start (property test in engine.test.ts).
+ */
+export interface EngineState {
+  /** The state holds just before the cut at this instant is processed. */
+  at: Date;
+  /** Balances of the grants that hold one (presence matters: an absent active grant is given at its next cut). */
+  balances: Record<string, string>;
+  since_refill: Record<string, string>;
+  period_burn: Record<string, string>;
+  debt: string;
+  period_usage: string;
+}
+
+interface Timeline {
+  grants: GrantInput[];
+  startMs: number;
+  cuts: number[];
+  resets: Set<number>;
+  refills: Map<string, Set<number>>;
+}
+
+/** Every instant in [start, now] where something changes, each once (a refill landing on a reset is one instant: OpenMeter #1408). */
+function timeline(input: EngineInput, extra: Date[]): Timeline {
   const { tz, period, now } = input;
   const ws = input.weekStart ?? 1;
   const nowMs = t(now);
   const grants = [...input.grants].sort(burnOrder);
-  let startMs = t(input.start);
-  for (const g of grants) startMs = Math.min(startMs, t(g.effective_at));
+  let startMs: number;
+  if (input.resume) startMs = t(input.resume.at);
+  else {
+    startMs = t(input.start);
+    for (const g of grants) startMs = Math.min(startMs, t(g.effective_at));
+  }
   startMs = Math.min(startMs, nowMs);
-  const start = new Date(startMs);
-
-  // Boundaries, each processed once (a refill landing on a reset is one instant: OpenMeter #1408).
-  const resets = new Set(periodStartsIn(tz, period, start, now, ws).map(t));
+  // Resuming at S: the boundaries at S itself count (the state is from just before them).
+  const after = new Date(input.resume ? startMs - 1 : startMs);
+  const resets = new Set(periodStartsIn(tz, period, after, now, ws).map(t));
   const refills = new Map<string, Set<number>>();
   const bounds = new Set<number>([startMs, ...resets]);
   for (const g of grants) {
     for (const x of [g.effective_at, g.expires_at, g.voided_at]) if (x && t(x) >= startMs && t(x) <= nowMs) bounds.add(t(x));
     if (g.recurring && t(g.effective_at) < nowMs) {
-      const rs = new Set(periodStartsIn(tz, g.recurring, g.effective_at, now, ws).map(t));
+      const from = t(g.effective_at) > t(after) ? g.effective_at : after;
+      const rs = new Set(periodStartsIn(tz, g.recurring, from, now, ws).map(t));
       refills.set(g.id, rs);
       for (const r of rs) bounds.add(r);
     }
   }
-  for (const w of input.windows ?? []) if (t(w) > startMs && t(w) <= nowMs) bounds.add(t(w));
-  const cuts = [...bounds].sort((a, b) => a - b);
+  for (const w of extra) if (t(w) > startMs && t(w) <= nowMs) bounds.add(t(w));
+  return { grants, startMs, resets, refills, cuts: [...bounds].sort((a, b) => a - b) };
+}
 
-  // Usage summed per phase: phase i is [cuts[i], cuts[i+1]); the last one is open-ended.
-  const phaseUsage = cuts.map(() => new Money(0));
-  for (const p of input.usage) {
+/** Usage summed per phase: phase i is [cuts[i], cuts[i+1]); the last one is open-ended. */
+function usagePerPhase(cuts: number[], usage: UsagePoint[], startMs: number, nowMs: number): Decimal[] {
+  const out = cuts.map(() => new Money(0) as Decimal);
+  for (const p of usage) {
     const at = t(p.at);
     // Only what happened in [start, now] counts; a point after now is not usage yet.
     if (at < startMs || at > nowMs) continue;
@@ -170,91 +208,124 @@ export function run(input: EngineInput): EngineResult {
       if (cuts[mid]! <= at) lo = mid;
       else hi = mid - 1;
     }
-    phaseUsage[lo] = phaseUsage[lo]!.plus(p.amount);
+    out[lo] = out[lo]!.plus(p.amount);
   }
+  return out;
+}
 
-  const balance = new Map<string, Decimal>();
-  const sinceRefill = new Map<string, Decimal>();
-  let periodBurn = new Map<string, Decimal>();
-  let debt = ZERO;
-  let periodUsage = ZERO;
-  const pStart = periodStart(tz, period, now, ws);
-  const phases: PhaseBurn[] = [];
+/** The replay's running state (EngineState in Decimal). */
+interface Carry {
+  balance: Map<string, Decimal>;
+  sinceRefill: Map<string, Decimal>;
+  periodBurn: Map<string, Decimal>;
+  debt: Decimal;
+  periodUsage: Decimal;
+}
 
-  const give = (g: GrantInput) => {
-    // A balance that appears pays the period's debt first.
-    let b = new Money(g.amount);
-    const paid = Decimal_min(b, debt);
-    b = b.minus(paid);
-    debt = debt.minus(paid);
-    balance.set(g.id, b);
-    sinceRefill.set(g.id, paid);
-    periodBurn.set(g.id, (periodBurn.get(g.id) ?? ZERO).plus(paid));
-  };
+const toMap = (r: Record<string, string>) => new Map(Object.entries(r).map(([k, v]) => [k, new Money(v) as Decimal]));
+const toRec = (m: Map<string, Decimal>) => Object.fromEntries([...m].map(([k, v]) => [k, v.toFixed()]));
 
-  for (let i = 0; i < cuts.length; i++) {
-    const at = cuts[i]!;
-    if (resets.has(at)) {
-      debt = ZERO;
-      periodUsage = ZERO;
-      periodBurn = new Map();
-    }
-    for (const g of grants) {
-      if (!activeAt(g, at)) {
-        balance.delete(g.id);
-        continue;
-      }
-      const fresh = !balance.has(g.id);
-      if (fresh || refills.get(g.id)?.has(at)) give(g);
-    }
-    const from = new Date(at);
-    const to = new Date(i + 1 < cuts.length ? cuts[i + 1]! : Math.max(nowMs, at));
-    let left = phaseUsage[i]!;
-    periodUsage = periodUsage.plus(left);
-    const burns = new Map<string, Decimal>();
-    for (const g of grants) {
-      if (left.lte(0)) break;
-      const b = balance.get(g.id);
-      if (!b || b.lte(0)) continue;
-      const take = Decimal_min(b, left);
-      balance.set(g.id, b.minus(take));
-      sinceRefill.set(g.id, sinceRefill.get(g.id)!.plus(take));
-      periodBurn.set(g.id, (periodBurn.get(g.id) ?? ZERO).plus(take));
-      burns.set(g.id, take);
-      left = left.minus(take);
-    }
-    debt = debt.plus(left);
-    let total = ZERO;
-    for (const b of balance.values()) total = total.plus(b);
-    phases.push({ from, to, usage: phaseUsage[i]!, burns, balance: total });
+function carryOf(s: EngineState | undefined): Carry {
+  if (!s) return { balance: new Map(), sinceRefill: new Map(), periodBurn: new Map(), debt: ZERO, periodUsage: ZERO };
+  return { balance: toMap(s.balances), sinceRefill: toMap(s.since_refill), periodBurn: toMap(s.period_burn), debt: new Money(s.debt), periodUsage: new Money(s.period_usage) };
+}
+
+function stateOf(c: Carry, at: number): EngineState {
+  return { at: new Date(at), balances: toRec(c.balance), since_refill: toRec(c.sinceRefill), period_burn: toRec(c.periodBurn), debt: c.debt.toFixed(), period_usage: c.periodUsage.toFixed() };
+}
+
+/** A balance that appears (a grant given or refilled) pays the period's debt first. */
+function give(c: Carry, g: GrantInput): void {
+  let b: Decimal = new Money(g.amount);
+  const paid = Decimal_min(b, c.debt);
+  b = b.minus(paid);
+  c.debt = c.debt.minus(paid);
+  c.balance.set(g.id, b);
+  c.sinceRefill.set(g.id, paid);
+  c.periodBurn.set(g.id, (c.periodBurn.get(g.id) ?? ZERO).plus(paid));
+}
+
+/** One phase: resets, gives and refills at its start, then its usage burnt in order. */
+function phase(c: Carry, tl: Timeline, at: number, usage: Decimal): Map<string, Decimal> {
+  if (tl.resets.has(at)) {
+    c.debt = ZERO;
+    c.periodUsage = ZERO;
+    c.periodBurn = new Map();
   }
+  for (const g of tl.grants) {
+    if (!activeAt(g, at)) {
+      c.balance.delete(g.id);
+      continue;
+    }
+    if (!c.balance.has(g.id) || tl.refills.get(g.id)?.has(at)) give(c, g);
+  }
+  let left = usage;
+  c.periodUsage = c.periodUsage.plus(left);
+  const burns = new Map<string, Decimal>();
+  for (const g of tl.grants) {
+    if (left.lte(0)) break;
+    const b = c.balance.get(g.id);
+    if (!b || b.lte(0)) continue;
+    const take = Decimal_min(b, left);
+    c.balance.set(g.id, b.minus(take));
+    c.sinceRefill.set(g.id, c.sinceRefill.get(g.id)!.plus(take));
+    c.periodBurn.set(g.id, (c.periodBurn.get(g.id) ?? ZERO).plus(take));
+    burns.set(g.id, take);
+    left = left.minus(take);
+  }
+  c.debt = c.debt.plus(left);
+  return burns;
+}
 
+/** The figures at `now` from the replay's final state. */
+function summary(input: EngineInput, grants: GrantInput[], c: Carry, phases: PhaseBurn[], state: EngineState | undefined): EngineResult {
+  const { tz, period, now } = input;
+  const ws = input.weekStart ?? 1;
   let available = ZERO;
   let bal = ZERO;
   const states: GrantState[] = [];
   for (const g of grants) {
-    const active = activeAt(g, nowMs) && balance.has(g.id);
-    const b = active ? balance.get(g.id)! : ZERO;
-    const burned = periodBurn.get(g.id) ?? ZERO;
+    const active = activeAt(g, t(now)) && c.balance.has(g.id);
+    const b = active ? c.balance.get(g.id)! : ZERO;
+    const burned = c.periodBurn.get(g.id) ?? ZERO;
     if (active || burned.gt(0)) available = available.plus(burned).plus(b);
     bal = bal.plus(b);
-    if (active) states.push({ id: g.id, kind: g.kind, amount: new Money(g.amount).toFixed(), priority: g.priority, active, used: (sinceRefill.get(g.id) ?? ZERO).toFixed(), balance: b.toFixed() });
-    else states.push({ id: g.id, kind: g.kind, amount: new Money(g.amount).toFixed(), priority: g.priority, active, used: (sinceRefill.get(g.id) ?? ZERO).toFixed(), balance: '0' });
+    states.push({ id: g.id, kind: g.kind, amount: new Money(g.amount).toFixed(), priority: g.priority, active, used: (c.sinceRefill.get(g.id) ?? ZERO).toFixed(), balance: b.toFixed() });
   }
-  const percent = available.gt(0) ? periodUsage.div(available) : null;
   return {
-    period_start: pStart,
+    period_start: periodStart(tz, period, now, ws),
     resets_at: nextPeriodStart(tz, period, now, ws),
-    usage: periodUsage,
+    usage: c.periodUsage,
     available,
     balance: bal,
-    overage: debt,
-    percent,
-    level: levelOf(periodUsage, available, input.thresholds),
+    overage: c.debt,
+    percent: available.gt(0) ? c.periodUsage.div(available) : null,
+    level: levelOf(c.periodUsage, available, input.thresholds),
     estimated_turns: estimatedTurns(bal, input.avg_per_request),
     grants: states,
     phases,
+    ...(state ? { state } : {}),
   };
+}
+
+export function run(input: EngineInput): EngineResult {
+  const nowMs = t(input.now);
+  const capture = input.captureAt ? t(input.captureAt) : null;
+  const tl = timeline(input, capture === null ? (input.windows ?? []) : [...(input.windows ?? []), new Date(capture)]);
+  const perPhase = usagePerPhase(tl.cuts, input.usage, tl.startMs, nowMs);
+  const c = carryOf(input.resume);
+  const phases: PhaseBurn[] = [];
+  let state: EngineState | undefined;
+  for (let i = 0; i < tl.cuts.length; i++) {
+    const at = tl.cuts[i]!;
+    if (at === capture) state = stateOf(c, at);
+    const burns = phase(c, tl, at, perPhase[i]!);
+    let total = ZERO;
+    for (const b of c.balance.values()) total = total.plus(b);
+    const to = new Date(i + 1 < tl.cuts.length ? tl.cuts[i + 1]! : Math.max(nowMs, at));
+    phases.push({ from: new Date(at), to, usage: perPhase[i]!, burns, balance: total });
+  }
+  return summary(input, tl.grants, c, phases, state);
 }
 
 function Decimal_min(a: Decimal, b: Decimal): Decimal {
