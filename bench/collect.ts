@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net';
 import { createTollgate } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/shared/log.ts';
-import { collectorsOf } from '../src/collectors/wire.ts';
 import { pullOpenai } from '../src/collectors/providers.ts';
 
 const DAYS = Number(process.env.BENCH_DAYS ?? 3);
@@ -89,11 +88,11 @@ try {
   const pulled = await pullOpenai(from, to, { baseUrl: base, adminKey: 'x', width: '1h', timeoutMs: 60_000, sleep: async () => {}, now: () => new Date() });
   const floorS = (performance.now() - t) / 1000;
   t = performance.now();
-  const r = await collectorsOf(tg).service.run('openai', from, to);
+  const r = await tg.collectors.service.run('openai', from, to);
   const s = (performance.now() - t) / 1000;
   if (r.status !== 'ok') throw new Error(JSON.stringify(r.accounts));
   t = performance.now();
-  const again = await collectorsOf(tg).service.run('openai', from, to);
+  const again = await tg.collectors.service.run('openai', from, to);
   const rerunS = (performance.now() - t) / 1000;
   process.stdout.write(
     `bench:collect (${tg.db.kind}) ${DAYS} days × 24 h × ${MODELS} models × ${KEYS} keys = ${pulled.buckets.length} rows, ${pulled.pages} pages\n` +

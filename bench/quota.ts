@@ -26,16 +26,14 @@ if (process.argv.includes('--child')) {
   const { loadConfig } = await import('../src/config.ts');
   const { createTollgate } = await import('../src/app.ts');
   const { createLogger } = await import('../src/shared/log.ts');
-  const { gatewayOf } = await import('../src/gateway/index.ts');
   const { allowAll } = await import('../src/gateway/quota.ts');
-  const { quotasOf } = await import('../src/quotas/wire.ts');
   const config = loadConfig();
   const tg = await createTollgate(config, { logger: createLogger('warn') });
   await tg.keys.bootstrap(config.bootstrap_key);
-  const gate = quotasOf(tg).gate;
+  const gate = tg.quotas.gate;
   tg.server.post('/bench/gate/:on', async (req) => {
     const on = (req.params as { on: string }).on === 'on';
-    gatewayOf(tg).setQuotaGate(on ? gate : allowAll);
+    tg.gateway.setQuotaGate(on ? gate : allowAll);
     return { on };
   });
   await tg.server.listen({ port: config.port, host: '127.0.0.1' });

@@ -46,7 +46,7 @@ import {
 
 const DAY_MS = 86_400_000;
 
-/** The alerts domain's read-only port onto meters (adapted from the MeterService in wire.ts). */
+/** The alerts domain's read-only port onto meters (adapted from the MeterService in index.ts). */
 export interface MeterReader {
   /** Event types whose arrival can change the meter (null: unknown meter). */
   eventTypes(slug: string): Promise<string[] | null>;

@@ -7,12 +7,19 @@ import type { KeyService } from '../auth/service.ts';
 import type { RollupService } from '../rollups/service.ts';
 import type { MeterService } from '../meters/service.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
-import { pricingOf, type PricingService } from '../pricing/index.ts';
+import type { PricingService } from '../pricing/index.ts';
+import { alertsForecaster } from './alerts-forecast.ts';
 import { registerSummaryRoutes } from './routes.ts';
 import { registerAnalysisRoutes } from './analysis-routes.ts';
 import { DEFAULT_MIN_IMPACT, scanAnomalies } from './anomaly-service.ts';
 import type { Measure } from './series.ts';
 import type { EventLister } from './latency.ts';
+
+/** The analysis domain as the rest of Tollgate sees it. */
+export interface Analysis {
+  /** The forecast model alerts' `forecast.exceeds` rules use (alerts' `UsageForecaster`, matched structurally). */
+  forecaster: typeof alertsForecaster;
+}
 
 export interface AnalysisOptions {
   /** Smallest excess an anomaly needs to be listed by default and signalled, per measure. */
@@ -40,13 +47,10 @@ export function wireAnalysis(d: {
   options?: AnalysisOptions;
   /** The events store's `list` (a bounded read for tokens per second; the rollups keep no latency). */
   events?: EventLister;
-}) {
-  let pricing: PricingService | null = null;
-  try {
-    pricing = pricingOf(d);
-  } catch {
-    pricing = null;
-  }
+  /** Prices cost-calculator and optimisation estimates; without it those answer unpriced. */
+  pricing?: PricingService;
+}): Analysis {
+  const pricing = d.pricing ?? null;
   const minImpact = { ...DEFAULT_MIN_IMPACT, ...(d.options?.minImpact ?? {}) };
   registerSummaryRoutes(d.server, { keys: d.keys, rollups: d.rollups, clock: d.clock, defaultTz: d.tz });
   registerAnalysisRoutes(d.server, { keys: d.keys, db: d.db, rollups: d.rollups, meters: d.meters, pricing, clock: d.clock, signals: d.signals, defaultTz: d.tz, minImpact, events: d.events });
@@ -67,4 +71,5 @@ export function wireAnalysis(d: {
       { catchUp: 1 },
     );
   }
+  return { forecaster: alertsForecaster };
 }

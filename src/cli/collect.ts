@@ -33,10 +33,9 @@ export function collectCommand(program: Command) {
       if (to.getTime() <= from.getTime()) fail('--to must be after --from', 2);
       await withDb(config, async (db) => {
         const { createTollgate } = await import('../app.ts');
-        const { collectorsOf } = await import('../collectors/wire.ts');
         const tg = await createTollgate(config, { db, logger: createLogger('warn', process.stderr.isTTY, true), migrated: true });
         try {
-          const svc = collectorsOf(tg).service;
+          const svc = tg.collectors.service;
           const days = Math.round((to.getTime() - from.getTime()) / DAY_MS);
           const bar = o.progress
             ? new cliProgress.SingleBar({ format: `collect ${provider} [{bar}] {value}/{total} days | {events} events, {duplicates} dup, {corrections} corrections, $ {cost}`, stream: process.stderr }, cliProgress.Presets.shades_classic)

@@ -258,12 +258,7 @@ export async function runDemo(
   // Run again with the same seed: every event is a duplicate, and what follows exists already.
   if (events === 0) return { events, duplicates, rejected, seconds: (performance.now() - started) / 1000, entitlements, rules };
   // Quotas (when the domain is wired): free monthly grants, one user at 92 %, a team over budget.
-  let quotas: ReturnType<typeof import('../quotas/wire.ts').quotasOf>['service'] | undefined;
-  try {
-    quotas = (await import('../quotas/wire.ts')).quotasOf(tg).service;
-  } catch {
-    quotas = undefined;
-  }
+  const quotas = tg.quotas.service;
   const tz = tg.config.tz;
   if (quotas) {
     const { startOf } = await import('../shared/time.ts');
@@ -302,12 +297,7 @@ export async function runDemo(
     for (const id of created) await quotas.value(id);
   }
   // Alert rules (when the domain is wired), in-app so nothing leaves the machine.
-  let alerts: ReturnType<typeof import('../alerts/wire.ts').alertsOf> | undefined;
-  try {
-    alerts = (await import('../alerts/wire.ts')).alertsOf(tg);
-  } catch {
-    alerts = undefined;
-  }
+  const alerts = tg.alerts;
   if (alerts) {
     const bodies = [
       { name: 'Quota levels (warning, critical, blocked)', on: 'entitlement.level', condition: { levels: ['warning', 'critical', 'blocked'] }, channels: [{ type: 'in_app' }] },

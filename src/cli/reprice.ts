@@ -27,7 +27,6 @@ export function repriceCommand(program: Command) {
       const config = configOrExit();
       await withDb(config, async (db) => {
         const { createTollgate } = await import('../app.ts');
-        const { pricingOf } = await import('../pricing/index.ts');
         const tg = await createTollgate(config, { db, logger: createLogger('silent', false), migrated: true });
         const bar = o.progress
           ? new cliProgress.SingleBar(
@@ -37,7 +36,7 @@ export function repriceCommand(program: Command) {
           : undefined;
         try {
           let started = false;
-          const r = await pricingOf(tg).reprice({
+          const r = await tg.pricing.reprice({
             from,
             to,
             all: o.all === true,

@@ -39,19 +39,9 @@ export interface GatewayDeps {
   logger: Logger;
 }
 
-const byServer = new WeakMap<object, Gateway>();
-
-/** The gateway wired into a running Tollgate (for the quotas domain's gate, tests and the CLI). */
-export function gatewayOf(tg: { server: App }): Gateway {
-  const g = byServer.get(tg.server);
-  if (!g) throw new Error('the gateway is not wired into this server');
-  return g;
-}
-
 /** Builds the gateway and wires it into the server (routes, ingest hook, flush on close). */
 export function wireGateway(d: GatewayDeps): Gateway {
   const g = createGateway(d);
-  byServer.set(d.server, g);
   d.server.addHook('onClose', async () => g.close());
   return g;
 }

@@ -2,7 +2,7 @@ import type { Awaitable } from '../shared/awaitable.ts';
 
 /**
  * The seam where quota enforcement plugs in before every upstream call. The quotas domain supplies
- * the real gate (`gatewayOf(tg).setQuotaGate(gate)`); until then every call is allowed and no
+ * the real gate (`tg.gateway.setQuotaGate(gate)`); until then every call is allowed and no
  * estimate is computed.
  *
  * Per call: `reserve(ctx, estimate)` before the upstream call (a cached decision answers

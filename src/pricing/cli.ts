@@ -71,12 +71,11 @@ export function pricesCommand(program: Command) {
       const config = configOrExit();
       await withDb(config, async (db) => {
         const { createTollgate } = await import('../app.ts');
-        const { pricingOf } = await import('./index.ts');
         const tg = await createTollgate(config, { db, logger: createLogger('silent', false), migrated: true });
         const bar = o.progress ? new cliProgress.SingleBar({ format: 'compare [{bar}] {percentage}% | {value}/{total} models', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
         try {
           let started = false;
-          const r = await pricingOf(tg).updateCatalog({
+          const r = await tg.pricing.updateCatalog({
             parsed,
             effective_from: effective,
             loaded_from: from,

@@ -13,15 +13,7 @@ import { registerPricingRoutes } from './routes.ts';
 export type { PricingService } from './service.ts';
 export type { PricingEngine, PriceRequest, PriceOutcome } from './engine.ts';
 
-const byServer = new WeakMap<object, PricingService>();
 const MAX_UNPRICED_LABELS = 1000;
-
-/** The pricing service wired into a Tollgate (for other domains: quotes, optimisation estimates, the CLI). */
-export function pricingOf(tg: { server: App }): PricingService {
-  const p = byServer.get(tg.server);
-  if (!p) throw new Error('pricing is not wired into this server');
-  return p;
-}
 
 /**
  * Composition-root block of the pricing domain: prices every llm.usage row before it is stored
@@ -68,6 +60,5 @@ export async function wirePricing(d: {
     timer.unref();
     d.server.addHook('onClose', async () => clearInterval(timer));
   }
-  byServer.set(d.server, pricing);
   return pricing;
 }

@@ -19,7 +19,7 @@ export interface PricedUsage {
 
 /**
  * The one thing quotas need from pricing: the cost of some tokens of a model at an instant, or
- * null when the model has no price. Passed in at wiring (app.ts adapts `pricingOf(tg).engine.price`).
+ * null when the model has no price. Passed in at wiring (app.ts adapts `tg.pricing.engine.price`).
  */
 export type CostQuote = (q: { provider: string; model: string; team: string | null; at: Date; usage: PricedUsage }) => string | null;
 

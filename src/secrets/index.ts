@@ -21,20 +21,9 @@ export function keyProviderFor(cfg: SecretsConfig, dataDir: string): () => Promi
   };
 }
 
-const byServer = new WeakMap<object, SecretService>();
-
-/** The secret store wired into a running Tollgate (collectors and tests reach it through here). */
-export function secretsOf(tg: { server: App }): SecretService {
-  const s = byServer.get(tg.server);
-  if (!s) throw new Error('the secret store is not wired into this server');
-  return s;
-}
-
-export function createSecrets(d: { db: Db; clock: Clock; config: SecretsConfig; dataDir: string; server?: App; keys?: KeyService; provider?: () => Promise<KeyProvider> }): SecretService {
+/** The secrets domain's one wiring call from src/app.ts: the store and /v1/secrets*. */
+export function wireSecrets(d: { db: Db; clock: Clock; config: SecretsConfig; dataDir: string; server: App; keys: KeyService; provider?: () => Promise<KeyProvider> }): SecretService {
   const secrets = secretService(d.db, d.clock, d.provider ?? keyProviderFor(d.config, d.dataDir));
-  if (d.server && d.keys) {
-    registerSecretRoutes(d.server, { keys: d.keys, secrets });
-    byServer.set(d.server, secrets);
-  }
+  registerSecretRoutes(d.server, { keys: d.keys, secrets });
   return secrets;
 }

@@ -4,7 +4,6 @@ import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { ALERT_CONFIG, ALERT_ENV, levelSignal } from './helpers.ts';
 
 /** A real SMTP server on 127.0.0.1 that parses every message it accepts. */
@@ -45,7 +44,7 @@ describe('e-mail, in-app notifications and budgets', () => {
   it('sends a readable e-mail with the numbers, the reset, the buy link and a dashboard link', async () => {
     const r = await app.request('POST', '/v1/alerts/rules', { body: { name: 'tokens warning', on: 'entitlement.level', channels: [{ type: 'email', to: ['ops@example.com'] }] } });
     expect(r.status).toBe(201);
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     const [f] = await alerts.onSignal(levelSignal());
     expect(await alerts.deliverDue()).toEqual({ sent: 1, retrying: 0, failed: 0 });
     expect(smtp.mails).toHaveLength(1);
@@ -74,7 +73,7 @@ describe('e-mail, in-app notifications and budgets', () => {
 
   it('in-app: lists and marks read; a subject-bound key sees only its own', async () => {
     await app.request('POST', '/v1/alerts/rules', { body: { name: 'in app', on: 'entitlement.level', channels: [{ type: 'in_app' }] } });
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     await alerts.onSignal(levelSignal());
     await alerts.onSignal(levelSignal({ entitlement_id: 'ent_2', subject: 'user-2', level: 'critical', percent: '0.96', usage: '96000' }));
     const all = await app.request('GET', '/v1/notifications');
@@ -104,7 +103,7 @@ describe('e-mail, in-app notifications and budgets', () => {
       body: { name: 'tokens budget', on: 'budget.amount', condition: { meter: 'llm_tokens', amount: '1000', period: 'month', thresholds: [0.5, 0.8, 1] }, channels: [{ type: 'in_app' }] },
     });
     expect(r.status).toBe(201);
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     let n = 0;
     const ingest = async (count: number) => {
       const evs = Array.from({ length: count }, () => llmEvent(`e${n++}`, { time: '2026-01-15T09:00:00Z' })); // 150 tokens each
@@ -132,7 +131,7 @@ describe('e-mail, in-app notifications and budgets', () => {
     for (const s of ['user-1', 'user-2', 'user-3']) expect((await mk(s)).status).toBe(201);
     const evs = [llmEvent('a1'), llmEvent('a2'), llmEvent('b1', { subject: 'user-2' })].map((e) => ({ ...e, time: '2026-01-15T09:00:00Z' }));
     expect((await app.request('POST', '/v1/events', { body: evs })).status).toBe(202);
-    const fired = await alertsOf(app.tg).flush();
+    const fired = await app.tg.alerts.flush();
     expect(fired.map((f) => [f.subject, f.value])).toEqual([['user-1', '300']]);
   });
 });

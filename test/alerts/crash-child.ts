@@ -8,7 +8,6 @@ import { createLogger } from '../../src/shared/log.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import { migrate, openDb } from '../../src/shared/db/index.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { levelSignal } from './helpers.ts';
 
 const env = process.env;
@@ -22,7 +21,7 @@ if (env.CHILD_MODE === 'init') {
 }
 const config = loadConfig({ env: { TOLLGATE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1' }, cwd: '/nonexistent', overrides: { log_level: 'silent', 'alerts.rules_cache_ms': 0 } });
 const tg = await createTollgate(config, { db, clock: fixedClock('2026-01-15T10:00:00Z'), logger: createLogger('silent', false), migrated: true });
-const alerts = alertsOf(tg);
+const alerts = tg.alerts;
 alerts.hooks.afterDecide.push(async (fired) => {
   process.stdout.write(`DECIDED ${fired.map((f) => f.id).join(',')}\n`);
   await new Promise(() => {});

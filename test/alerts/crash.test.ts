@@ -10,7 +10,6 @@ import { TEST_DB, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import { migrate, openDb, type Db } from '../../src/shared/db/index.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { ALERT_CONFIG, ALERT_ENV, levelSignal, webhookListener } from './helpers.ts';
 
 /** A store a child process can open too: a PGlite data dir, or a schema on the test PostgreSQL. */
@@ -91,7 +90,7 @@ describe('a crash between deciding and sending', () => {
       await app.close();
       await db.close();
     });
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     // The same signal arriving again (or the sweep) does not decide a second firing.
     expect(await alerts.onSignal(levelSignal())).toHaveLength(0);
     expect(await alerts.deliverDue()).toEqual({ sent: 1, retrying: 0, failed: 0 });

@@ -3,7 +3,6 @@ import { testApp, type TestApp } from '../helpers/app.ts';
 import { freshDb } from '../helpers/db.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import type { Db } from '../../src/shared/db/index.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { ALERT_CONFIG, ALERT_ENV, fakeEntitlements, levelSignal, snapshot, webhookListener } from './helpers.ts';
 
 const HOUR = 3_600_000;
@@ -23,8 +22,8 @@ describe('dedup, throttle and forecasts', () => {
     // Two app instances on one database: two processes' worth of deciders and senders.
     a = await testApp({ db, clock, env: ALERT_ENV, config: ALERT_CONFIG });
     b = await testApp({ db, clock, env: ALERT_ENV, config: ALERT_CONFIG });
-    alertsOf(a.tg).setEntitlementSource(source);
-    alertsOf(b.tg).setEntitlementSource(source);
+    a.tg.alerts.setEntitlementSource(source);
+    b.tg.alerts.setEntitlementSource(source);
   });
   afterEach(async () => {
     await a.close();
@@ -42,8 +41,8 @@ describe('dedup, throttle and forecasts', () => {
   it('one firing per (rule, subject, level, period) across the sweep, arrival and two instances', async () => {
     await rule({ on: 'entitlement.level' });
     source.set(snapshot());
-    const A = alertsOf(a.tg);
-    const B = alertsOf(b.tg);
+    const A = a.tg.alerts;
+    const B = b.tg.alerts;
     const results = await Promise.all([A.onSignal(levelSignal()), B.onSignal(levelSignal()), A.sweep(), B.sweep(), A.onSignal(levelSignal()), B.sweep()]);
     const fired = results.reduce((n, r) => n + (Array.isArray(r) ? r.length : r.fired), 0);
     expect(fired).toBe(1);
@@ -64,8 +63,8 @@ describe('dedup, throttle and forecasts', () => {
 
   it('throttle caps a rule\'s firings; collector failures at most once an hour', async () => {
     await rule({ on: 'entitlement.level', throttle_s: 3600 });
-    const A = alertsOf(a.tg);
-    const B = alertsOf(b.tg);
+    const A = a.tg.alerts;
+    const B = b.tg.alerts;
     expect(await A.onSignal(levelSignal())).toHaveLength(1);
     expect(await B.onSignal(levelSignal({ entitlement_id: 'ent_2', subject: 'user-2' }))).toHaveLength(0);
     clock.advance(HOUR + 1000);
@@ -92,7 +91,7 @@ describe('dedup, throttle and forecasts', () => {
     source.setDaily('ramp', ramp);
     source.set(snapshot({ id: 'flat', subject: 'flat-user', usage: sum(flat), percent: '0.28', level: 'ok' }));
     source.setDaily('flat', flat);
-    const A = alertsOf(a.tg);
+    const A = a.tg.alerts;
     expect((await A.sweep()).fired).toBe(1);
     const h = (await a.request('GET', '/v1/alerts/history')).body.data;
     expect(h).toHaveLength(1);
@@ -104,7 +103,7 @@ describe('dedup, throttle and forecasts', () => {
     expect(msg === undefined || msg.projected_at.startsWith('2026-01-20')).toBe(true);
     // An hour later the same forecast is not repeated (dedup), nor from the other instance.
     clock.advance(HOUR);
-    expect((await alertsOf(b.tg).sweep()).fired).toBe(0);
+    expect((await b.tg.alerts.sweep()).fired).toBe(0);
   });
 
   it('refuses at send time a target that is no longer allowed (checked on the resolved address)', async () => {
@@ -112,7 +111,7 @@ describe('dedup, throttle and forecasts', () => {
     // A third instance without the allowance: its sends to a loopback address are refused, for good.
     const strict = await testApp({ db, clock, config: ALERT_CONFIG });
     try {
-      const S = alertsOf(strict.tg);
+      const S = strict.tg.alerts;
       expect(await S.onSignal(levelSignal())).toHaveLength(1);
       expect(await S.deliverDue()).toEqual({ sent: 0, retrying: 0, failed: 1 });
       expect(hook.received).toHaveLength(0);

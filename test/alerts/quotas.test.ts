@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { ALERT_CONFIG, ALERT_ENV } from './helpers.ts';
 
 describe('alerts on the real quotas domain', () => {
@@ -27,7 +26,7 @@ describe('alerts on the real quotas domain', () => {
       if (v.body.usage === '900') break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     const first = await alerts.sweep();
     const second = await alerts.sweep();
     // Reading the value above may already have fired on arrival (the level-change signal): either
@@ -38,7 +37,7 @@ describe('alerts on the real quotas domain', () => {
       n = (await app.request('GET', '/v1/notifications?subject=user-1')).body.data;
       if (!n.length) await new Promise((r) => setTimeout(r, 200));
     }
-    expect((await alertsOf(app.tg).sweep()).fired).toBe(0);
+    expect((await app.tg.alerts.sweep()).fired).toBe(0);
     expect(n).toHaveLength(1);
     expect(n[0]).toMatchObject({ level: 'warning', subject: 'user-1' });
     expect(n[0].data.purchase_url).toBe('https://shop.example/buy');

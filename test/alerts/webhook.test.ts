@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { verifySignature } from '../../src/alerts/message.ts';
 import { ALERT_CONFIG, ALERT_ENV, levelSignal, webhookListener } from './helpers.ts';
 
@@ -42,7 +41,7 @@ describe('alert rules and signed webhooks', () => {
   it('signs each webhook, retries a 500, and delivers once per firing', async () => {
     const secret = 'whsec_test_secret_123';
     await app.request('POST', '/v1/alerts/rules', { body: { name: 'warn', on: 'entitlement.level', channels: [{ type: 'webhook', url: hook.url, secret }] } });
-    const alerts = alertsOf(app.tg);
+    const alerts = app.tg.alerts;
     const fired = await alerts.onSignal(levelSignal());
     expect(fired).toHaveLength(1);
     // The same level again (arrival or sweep) within the window: deduplicated.

@@ -3,7 +3,6 @@ import { testApp, type TestApp } from '../helpers/app.ts';
 import { freshDb } from '../helpers/db.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import type { Db } from '../../src/shared/db/index.ts';
-import { alertsOf } from '../../src/alerts/wire.ts';
 import { projectCrossing } from '../../src/alerts/forecast.ts';
 import { ALERT_CONFIG, ALERT_ENV, fakeEntitlements, snapshot } from '../alerts/helpers.ts';
 
@@ -18,7 +17,7 @@ describe('forecast.exceeds uses the analysis forecast wired in src/app.ts', () =
   beforeEach(async () => {
     db = await freshDb();
     a = await testApp({ db, clock, env: ALERT_ENV, config: ALERT_CONFIG });
-    alertsOf(a.tg).setEntitlementSource(source);
+    a.tg.alerts.setEntitlementSource(source);
   });
   afterEach(async () => {
     await a.close();
@@ -40,7 +39,7 @@ describe('forecast.exceeds uses the analysis forecast wired in src/app.ts', () =
     expect(linear.crosses_at!.toISOString().slice(0, 10)).toBe('2026-01-19');
 
     await a.request('POST', '/v1/alerts/rules', { body: { name: 'f', on: 'forecast.exceeds', filter: { meter: 'llm_tokens' }, channels: [{ type: 'in_app' }] } });
-    expect((await alertsOf(a.tg).sweep()).fired).toBe(1);
+    expect((await a.tg.alerts.sweep()).fired).toBe(1);
     const [h] = (await a.request('GET', '/v1/alerts/history')).body.data;
     expect(h.details.forecast_method).toMatch(/^linear_trend/);
     expect(h.details.projected_at.slice(0, 10)).toBe('2026-01-18');

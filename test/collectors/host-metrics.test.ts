@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { collectorsOf } from '../../src/collectors/wire.ts';
 import { counterDelta, cpuPercent, parseProc } from '../../src/collectors/host-metrics.ts';
 
 const proc = mkdtempSync(path.join(tmpdir(), 'tg-proc-'));
@@ -45,7 +44,7 @@ describe('host metrics', () => {
         { specversion: '1.0', id: 'm2', source: 'sdk', type: 'media.track.started', time: '2026-01-09T09:55:00Z', subject: 'u2', data: { room: 'r2', participant: 'u2', track: 't2', kind: 'audio' } },
       ],
     });
-    const hm = collectorsOf(app.tg).hostMetrics;
+    const hm = app.tg.collectors.hostMetrics;
     const first = await hm.snapshot(new Date('2026-01-09T10:00:00Z'));
     expect(first.data).toMatchObject({ host: 'media-1', memory_percent: 25, memory_mb: 1953, traffic_bytes_total: '1500', traffic_bytes_delta: '0', concurrent_users: 2, active_rooms: 2 });
     writeProc([300, 0, 200, 900, 100, 0, 0, 0, 0, 0], 4000000, [3000, 1500]);

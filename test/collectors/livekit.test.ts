@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessToken } from 'livekit-server-sdk';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { collectorsOf } from '../../src/collectors/wire.ts';
 
 const KEY = 'APIdevkey123';
 const SECRET = 'devsecret-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -113,10 +112,10 @@ describe('LiveKit webhook', () => {
     expect((await post(fin, await sign(fin))).body.events).toBe(1);
     expect((await app.db.query(`SELECT 1 FROM livekit_tracks WHERE room = 'class-2' AND ended_at IS NULL`)).rows).toHaveLength(1);
     clock.set('2026-01-09T22:00:00Z'); // 13 h later; the maximum is 12 h
-    expect(await collectorsOf(app.tg).sweepLivekit()).toEqual({ closed: 1 });
+    expect(await app.tg.collectors.sweepLivekit()).toEqual({ closed: 1 });
     const ended = (await livekitEvents()).find((e) => e.data.track === 'TR_bobcam' && e.type === 'media.track.ended')!;
     expect(ended.data.closed_by).toBe('max_duration');
     expect(new Date(ended.time).toISOString()).toBe('2026-01-09T21:01:40.000Z');
-    expect(await collectorsOf(app.tg).sweepLivekit()).toEqual({ closed: 0 });
+    expect(await app.tg.collectors.sweepLivekit()).toEqual({ closed: 0 });
   });
 });

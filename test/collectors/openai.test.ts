@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { collectorsOf } from '../../src/collectors/wire.ts';
 import type { CollectorFailureSignal } from '../../src/shared/signals.ts';
 import { fakeProvider, paged, type FakeProvider } from './fake-providers.ts';
 
@@ -174,7 +173,7 @@ describe('OpenAI collector', () => {
   });
 
   it('retries 429 (Retry-After honoured), 500 and a timeout with 1 s / 2 s / 4 s backoff', async () => {
-    const svc = collectorsOf(app.tg).service;
+    const svc = app.tg.collectors.service;
     p.failures.push({ status: 429, retryAfter: '3' }, { status: 500 }, 'hang');
     const start = clock.now().getTime();
     waits.length = 0;

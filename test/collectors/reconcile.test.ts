@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { collectorsOf } from '../../src/collectors/wire.ts';
 import type { ReconciliationMismatchSignal } from '../../src/shared/signals.ts';
 
 let app: TestApp;
@@ -56,7 +55,7 @@ describe('reconciliation', () => {
   });
 
   it('the daily job publishes reconciliation.mismatch per model out of tolerance', async () => {
-    const out = await collectorsOf(app.tg).reconcileDay(new Date('2026-01-09T00:00:00Z'));
+    const out = await app.tg.collectors.reconcileDay(new Date('2026-01-09T00:00:00Z'));
     expect(out).toEqual({ providers: 1, mismatches: 2 });
     expect(signals.map((s) => [s.provider, s.date, s.model])).toEqual([
       ['openai', '2026-01-09', 'gpt-4o'],

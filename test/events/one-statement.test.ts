@@ -29,7 +29,7 @@ beforeAll(async () => {
       return db.transaction(fn);
     }) as Db['transaction'],
   });
-  const svc = eventService(counted, eventStore(counted), app.tg.hooks, app.tg.clock, { maxBatch: 100 });
+  const svc = eventService(counted, eventStore(counted), app.tg.events.hooks, app.tg.clock, { maxBatch: 100 });
   ingest = (raw, ctx) => {
     seen = { statements: [], transactions: 0 };
     return svc.ingest(raw, ctx);

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { gatewayEnv, until, type GatewayEnv } from './helpers.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 import { allowAll, type QuotaDecision } from '../../src/gateway/quota.ts';
 
 let env: GatewayEnv;
@@ -113,7 +112,7 @@ describe('gateway keys, attribution, policies and the quota seam', () => {
   });
 
   it('quota seam: over quota → 429 TOKEN_EXHAUSTED before any upstream call; near it → headers', async () => {
-    const gw = gatewayOf(env.app.tg);
+    const gw = env.app.tg.gateway;
     let decision: QuotaDecision = { allowed: false, level: 'blocked', remaining_tokens: '0', purchase_url: 'https://buy.example/tokens', resets_at: '2026-02-01T00:00:00Z' };
     const seenCtx: unknown[] = [];
     const estimates: number[] = [];

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import { gatewayEnv, until, type GatewayEnv } from './helpers.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 import * as F from './upstream/fixtures.ts';
 
 let env: GatewayEnv;
@@ -63,7 +62,7 @@ describe('gateway: Anthropic messages through the official SDK', () => {
   it('count_tokens is passed through and not recorded', async () => {
     const r = await client.messages.countTokens({ model: 'claude-sonnet-4-5', messages: params.messages });
     expect(r).toEqual({ input_tokens: 2095 });
-    await gatewayOf(env.app.tg).flush();
+    await env.app.tg.gateway.flush();
     expect((await env.events()).length).toBe(seen);
   });
 

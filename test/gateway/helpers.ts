@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { testApp, type TestApp } from '../helpers/app.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 import { startAnthropic, startBedrock, startGoogle, startOpenAI, type Upstream } from './upstream/server.ts';
 
 export const AWS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -68,7 +67,7 @@ export async function gatewayEnv(extra: Record<string, unknown> = {}): Promise<G
     key: created.body.key,
     keyId: created.body.id,
     async events() {
-      await gatewayOf(app.tg).flush();
+      await app.tg.gateway.flush();
       const r = await app.db.query(`SELECT * FROM events WHERE source = 'tollgate-gateway' ORDER BY seq`);
       return r.rows.map((row: any) => ({
         ...row,

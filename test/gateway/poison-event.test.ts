@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnv, until, type GatewayEnv } from './helpers.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 
 /**
  * Issue 13 item 1, "one gateway call stops usage recording for everyone": a call whose model held
@@ -41,7 +40,7 @@ describe('one gateway call with a NUL in its model stops usage recording for eve
       return all.length >= 2 ? all : undefined;
     });
     expect(stored.map((e) => e.data.requested_model ?? e.model).sort()).toEqual(['gpt-4o', 'gpt-4o-mini']);
-    expect(gatewayOf(env.app.tg).recorder.pending).toBe(0);
+    expect(env.app.tg.gateway.recorder.pending).toBe(0);
     expect(await droppedCount(env)).toBe(1);
     // Recording goes on: a later call is stored too.
     await (await chat(env, 'gpt-4o')).arrayBuffer();
@@ -58,12 +57,12 @@ describe('a clean shutdown flushes what is buffered and counts what it cannot st
         expect(r.status).toBe(200);
         await r.arrayBuffer();
       }
-      expect(gatewayOf(env.app.tg).recorder.pending).toBe(3);
+      expect(env.app.tg.gateway.recorder.pending).toBe(3);
       await env.app.tg.close();
       const rows = await env.app.db.query(`SELECT data FROM events WHERE source = 'tollgate-gateway'`);
       expect(rows.rows).toHaveLength(2);
       expect(await droppedCount(env)).toBe(1);
-      expect(gatewayOf(env.app.tg).recorder.pending).toBe(0);
+      expect(env.app.tg.gateway.recorder.pending).toBe(0);
     } finally {
       await env.app.db.close();
       await Promise.all([env.openai.close(), env.anthropic.close(), env.bedrock.close(), env.google.close()]);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayEnv, until, type GatewayEnv } from './helpers.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 import { allowAll, type QuotaActual, type QuotaDecision, type QuotaGate } from '../../src/gateway/quota.ts';
 
 /**
@@ -38,10 +37,10 @@ describe('quota seam: every lease is settled or released exactly once (double-fr
         slowonly: { api: 'anthropic', targets: ['slow'] },
       },
     });
-    gatewayOf(env.app.tg).setQuotaGate(gate);
+    env.app.tg.gateway.setQuotaGate(gate);
   });
   afterAll(async () => {
-    gatewayOf(env.app.tg).setQuotaGate(allowAll);
+    env.app.tg.gateway.setQuotaGate(allowAll);
     await env.close();
   });
 
@@ -134,7 +133,7 @@ describe('quota seam: every lease is settled or released exactly once (double-fr
 
   it('refused by the gate (429 quota_exceeded): released, and no upstream call', async () => {
     const blocking = testGate(() => ({ allowed: false, level: 'blocked', remaining_tokens: '0' }));
-    gatewayOf(env.app.tg).setQuotaGate(blocking.gate);
+    env.app.tg.gateway.setQuotaGate(blocking.gate);
     try {
       const r = await chat();
       expect(r.status).toBe(429);
@@ -143,7 +142,7 @@ describe('quota seam: every lease is settled or released exactly once (double-fr
       expect(blocking.leases[0]!.released).toBe(1);
       expect(blocking.leases[0]!.settled).toHaveLength(0);
     } finally {
-      gatewayOf(env.app.tg).setQuotaGate(gate);
+      env.app.tg.gateway.setQuotaGate(gate);
     }
   });
 

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { testApp, type TestApp } from '../helpers/app.ts';
-import { secretsOf } from '../../src/secrets/index.ts';
 import { kmsKeyProvider, localKeyProvider } from '../../src/secrets/crypto.ts';
 import { secretService } from '../../src/secrets/service.ts';
 import { fakeKms } from './fake-kms.ts';
@@ -24,7 +23,7 @@ describe('secret store', () => {
     const one = await app.request('GET', '/v1/secrets/openai-prod');
     for (const r of [put, again, list, one]) expect(JSON.stringify(r.body)).not.toMatch(/sk-live/);
     expect(list.body.data.map((s: any) => s.name)).toContain('openai-prod');
-    expect(await secretsOf(app.tg).get('openai-prod')).toBe('sk-live-2');
+    expect(await app.tg.secrets.get('openai-prod')).toBe('sk-live-2');
     const raw = await app.db.query(`SELECT * FROM secrets WHERE name = 'openai-prod'`);
     expect(JSON.stringify(raw.rows)).not.toMatch(/sk-live/);
     expect((await app.request('DELETE', '/v1/secrets/openai-prod')).status).toBe(200);

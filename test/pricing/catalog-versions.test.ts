@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { pricingOf } from '../../src/pricing/index.ts';
 import { parseCatalog } from '../../src/pricing/versions.ts';
 import { createTollgate } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -38,7 +37,7 @@ describe('tollgate prices update: dated catalog versions', () => {
     const before = await costs(app, ['v-old-4o', 'v-new-4o', 'v-new-ds', 'v-new-9']);
     expect(before).toMatchObject({ 'v-old-4o': { cost: '12.5' }, 'v-new-4o': { cost: '12.5' }, 'v-new-ds': { cost: '0.7' }, 'v-new-9': { cost: null } });
 
-    const pricing = pricingOf(app.tg);
+    const pricing = app.tg.pricing;
     const dry = await pricing.updateCatalog({ parsed: load('litellm-newer-2027-01.json'), effective_from: day('2027-01-15'), loaded_from: 'test', dryRun: true });
     expect(dry.stored).toBe(false);
     const r = await pricing.updateCatalog({ parsed: load('litellm-newer-2027-01.json'), effective_from: day('2027-01-15'), loaded_from: 'test' });
@@ -77,7 +76,7 @@ describe('tollgate prices update: dated catalog versions', () => {
   });
 
   it("a genai-prices data file: corrections still apply, moved prices are reported against the version before", async () => {
-    const r = await pricingOf(app.tg).updateCatalog({ parsed: load('genai-prices-newer-2027-01.json'), effective_from: day('2027-02-01'), loaded_from: 'test' });
+    const r = await app.tg.pricing.updateCatalog({ parsed: load('genai-prices-newer-2027-01.json'), effective_from: day('2027-02-01'), loaded_from: 'test' });
     expect(r.label).toBe('genai-prices@0.2.0-test+2027-02-01');
     expect(r.changes.added).toEqual([{ provider: 'anthropic', model: 'claude-next', prices: { input: '4', output: '20' } }]);
     expect(r.changes.moved.filter((m) => m.field === 'input')).toEqual([{ provider: 'anthropic', model: 'claude-3-5-haiku-latest', field: 'input', old: '0.8', new: '0.7', was: 'genai-prices@0.1.8' }]);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { pricingOf } from '../../src/pricing/index.ts';
 import { moneyString } from '../../src/shared/money.ts';
 
 /** Events as stored, by id. */
@@ -175,7 +174,7 @@ describe('unknown models: flagged, counted, listed, then repriced', () => {
     expect(moneyString(sum.rows[0]!.s)).toBe('8.5');
 
     // --all reprices priced events too (a catalog change); nothing changes when prices did not
-    const all = await pricingOf(app.tg).reprice({ from: new Date('2026-01-09T00:00:00Z'), to: new Date('2026-01-10T00:00:00Z'), all: true });
+    const all = await app.tg.pricing.reprice({ from: new Date('2026-01-09T00:00:00Z'), to: new Date('2026-01-10T00:00:00Z'), all: true });
     expect(all).toMatchObject({ total: 4, scanned: 4, updated: 0, still_unpriced: 0 });
   });
 

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { testApp, llmEvent, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
-import { quotasOf } from '../../src/quotas/wire.ts';
 
 let app: TestApp | undefined;
 afterEach(async () => {
@@ -95,7 +94,7 @@ describe('quotas API (seed 003 end to end)', () => {
     expect(r3.body.allowed).toBe(true);
     // Expiry by ttl (a client that never settles).
     clock.advance(31_000);
-    const swept = await quotasOf(app.tg).service.sweep();
+    const swept = await app.tg.quotas.service.sweep();
     expect(swept.expired).toBe(1);
     const r4 = await app.request('POST', '/v1/reservations', { body });
     expect(r4.body.allowed).toBe(true);
@@ -105,9 +104,9 @@ describe('quotas API (seed 003 end to end)', () => {
     const v = await app.request('GET', `/v1/entitlements/${id}/value`);
     expect(v.body.reserved).toBe('3500');
     clock.advance(10_000);
-    await quotasOf(app.tg).service.sweep();
+    await app.tg.quotas.service.sweep();
     expect((await app.request('GET', `/v1/entitlements/${id}/value`)).body.reserved).toBe('0');
-    expect(await quotasOf(app.tg).service.store.openReservations()).toBe(0);
+    expect(await app.tg.quotas.service.store.openReservations()).toBe(0);
   });
 
   it('grants are voided, never edited; entitlements patch and delete; errors have the one shape', async () => {

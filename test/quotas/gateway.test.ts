@@ -5,9 +5,7 @@ import { testApp, type TestApp } from '../helpers/app.ts';
 import { freshDb, TEST_DB, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';
 import type { Db } from '../../src/shared/db/index.ts';
-import { gatewayOf } from '../../src/gateway/index.ts';
 import { estimateCallTokens } from '../../src/gateway/estimate.ts';
-import { quotasOf } from '../../src/quotas/wire.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './upstream.ts';
 
 /**
@@ -73,13 +71,13 @@ async function entitlement(subject: string, grant: string, used: number, o: { me
 const BODY = { model: 'gpt-4o', max_tokens: 40, messages: [{ role: 'user' as const, content: 'Count to three.' }] };
 
 async function settledAll() {
-  const q = quotasOf(A().tg).service.store;
+  const q = A().tg.quotas.service.store;
   const end = Date.now() + 15_000;
   while ((await q.openReservations()) > 0) {
     if (Date.now() > end) throw new Error(`${await q.openReservations()} reservation(s) still open`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  for (const i of inst) await gatewayOf(i.app.tg).flush();
+  for (const i of inst) await i.app.tg.gateway.flush();
 }
 
 async function recorded(subject: string): Promise<{ total: number; calls: number; max: number }> {
@@ -196,7 +194,7 @@ describe('quota gate through the gateway', () => {
     // The entitlement's own figures agree once the holds end, and nothing is left reserved.
     const v = await A().request('GET', `/v1/entitlements/${id}/value`);
     expect(Number(v.body.usage)).toBe(used + rec.total);
-    expect(await quotasOf(A().tg).service.store.openReservations()).toBe(0);
+    expect(await A().tg.quotas.service.store.openReservations()).toBe(0);
     return { count, rec, est };
   }
 

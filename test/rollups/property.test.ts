@@ -113,7 +113,7 @@ async function reprice(seqMod: number, factor: string) {
     ).rows;
     const bySeq = new Map(after.map((a) => [String(a.seq), a]));
     const changes: CostChange[] = before.map((b) => ({ before: b, after: bySeq.get(String(b.seq))! }));
-    for (const h of app.tg.hooks.afterCostChange) await h(tx, changes);
+    for (const h of app.tg.events.hooks.afterCostChange) await h(tx, changes);
   });
 }
 

@@ -13,17 +13,15 @@ import { quotaMetrics } from './metrics.ts';
 import { registerQuotaRoutes } from './routes.ts';
 import { quotaGate, type CostQuote } from './gate.ts';
 
-const byServer = new WeakMap<object, { service: QuotaService; gate: QuotaGate }>();
-
-/** The quotas domain wired into a running Tollgate (tests, CLI). */
-export function quotasOf(tg: { server: App }): { service: QuotaService; gate: QuotaGate } {
-  const q = byServer.get(tg.server);
-  if (!q) throw new Error('quotas are not wired into this server');
-  return q;
+/** The quotas domain as the rest of Tollgate sees it. */
+export interface Quotas {
+  service: QuotaService;
+  /** What the gateway enforces through (installed with `tg.gateway.setQuotaGate`). */
+  gate: QuotaGate;
 }
 
 /** The one call from src/app.ts: service, routes, the gateway gate, the reservation sweep. */
-export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void) => void; price?: CostQuote }) {
+export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void) => void; price?: CostQuote }): Quotas {
   let service: QuotaService;
   const metrics = quotaMetrics(d.metrics, () => service.store.openReservations());
   service = quotaService(d.db, d.clock, d.logger, { meters: d.meters, signals: d.signals, metrics, config: d.config });
@@ -33,6 +31,5 @@ export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Cl
   timer.unref();
   d.onClose(() => clearInterval(timer));
   const q = { service, gate };
-  byServer.set(d.server, q);
   return q;
 }

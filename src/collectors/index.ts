@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { KeyService } from '../auth/service.ts';
 import type { EventService } from '../events/service.ts';
 import type { SecretService } from '../secrets/index.ts';
-import type { Jobs } from '../jobs/wire.ts';
+import type { Jobs } from '../jobs/index.ts';
 import { registerJobRoutes } from '../jobs/routes.ts';
 import { collectorStore } from './store.ts';
 import { accountsOf, createCollectorService, type CollectorService } from './service.ts';
@@ -48,15 +48,6 @@ const DATA_LAG: Record<string, string> = {
   openai: 'usage appears 8–24 h late and can change for a few days; each scheduled run re-pulls the last days',
   anthropic: 'usage appears within hours and can change for a few days; each scheduled run re-pulls the last days',
 };
-
-const byServer = new WeakMap<object, Collectors>();
-
-/** The collectors wired into a running Tollgate (CLI and tests reach them through here). */
-export function collectorsOf(tg: { server: App }): Collectors {
-  const c = byServer.get(tg.server);
-  if (!c) throw new Error('the collectors are not wired into this server');
-  return c;
-}
 
 /**
  * Composition block of the collectors domain: provider usage collectors, reconciliation, the
@@ -152,6 +143,5 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
   if (hm.enabled) d.jobs.scheduler.schedule('host.metrics', hm.schedule, 'UTC', async ({ windowStart }) => (await hostMetrics.snapshot(windowStart)).data, { catchUp: 1 });
 
   const c: Collectors = { service, list, reconcile: recon, reconcileDay, sweepLivekit, hostMetrics };
-  byServer.set(d.server, c);
   return c;
 }

@@ -17,15 +17,7 @@ import type { UsageForecaster } from './forecast.ts';
 export type { AlertService } from './service.ts';
 export type { EntitlementSource, EntitlementSnapshot } from './types.ts';
 export type { UsageForecaster, ForecastRequest } from './forecast.ts';
-
-const byServer = new WeakMap<object, AlertService>();
-
-/** The alerts service wired into a Tollgate (tests, the CLI, the quotas adapter). */
-export function alertsOf(tg: { server: App }): AlertService {
-  const a = byServer.get(tg.server);
-  if (!a) throw new Error('alerts are not wired into this server');
-  return a;
-}
+export { quotasEntitlementSource } from './quotas-source.ts';
 
 /** Reads meter totals through the MeterService (read-only). */
 export function meterReader(meters: MeterService): MeterReader {
@@ -107,6 +99,5 @@ export function wireAlerts(d: {
   // The outbox poller (retries) runs where the server listens (serve), not in inject()-only tests.
   d.server.addHook('onListen', async () => alerts.start());
   d.server.addHook('onClose', async () => alerts.close());
-  byServer.set(d.server, alerts);
   return alerts;
 }

@@ -8,6 +8,12 @@ import { registerSessionRoutes } from './session.ts';
 import { registerStatic } from './static.ts';
 import { usageSignalOf, wireStream } from './stream.ts';
 
+/** The dashboard as the rest of Tollgate sees it. */
+export interface Dashboard {
+  /** The `/v1/stream` fan-out (server-sent events). */
+  stream: ReturnType<typeof wireStream>;
+}
+
 /**
  * The dashboard's one wiring call from src/app.ts: the built app at `/`, the session routes, the
  * live stream, and the `usage.ingested` signal published once events are committed.
@@ -24,7 +30,7 @@ export async function wireDashboard(d: {
   dbKind: 'pglite' | 'postgres';
   onClose: (fn: () => Promise<void> | void) => void;
   webDist?: string;
-}) {
+}): Promise<Dashboard> {
   // afterStore runs once the rows are committed (src/events/types.ts): the signal is never early.
   d.hooks.afterStore.push((rows) => {
     if (rows.length) d.signals.publish(usageSignalOf(rows, d.clock.now()));
