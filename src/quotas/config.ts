@@ -13,9 +13,14 @@ export const quotasConfigSchema = z
     stats_cache_ms: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
     /** Reservation statements skip the WAL flush wait (docs/quotas.md "async commit"); false = durable. */
     async_commit: z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).default(true),
+    /** Stored usage snapshots (docs/quotas.md): advanced when older than this, this far behind now. */
+    usage_snapshot_age_ms: z.coerce.number().int().min(60_000).max(31 * 86_400_000).default(3_600_000),
+    usage_snapshot_lag_ms: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+    /** estimated_turns' 7-day average per request is reused this long. */
+    avg_ttl_ms: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
   })
   .strict()
-  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true });
+  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true, usage_snapshot_age_ms: 3_600_000, usage_snapshot_lag_ms: 600_000, avg_ttl_ms: 600_000 });
 
 export type QuotasConfigInput = z.infer<typeof quotasConfigSchema>;
 

@@ -6,7 +6,10 @@ import type { Signals } from '../shared/signals.ts';
 import type { MeterService } from '../meters/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { admit, estimatedTurns, levelOf, percentString, run, type EngineResult, type Level } from './engine.ts';
+import { admit, estimatedTurns, levelOf, percentString, type Level } from './engine.ts';
+import { usageReader, type Snapshot, type UsageConfig, type UsageReader } from './usage.ts';
+import { usageSnapshotStore } from './usage-store.ts';
+import { periodStart } from './periods.ts';
 import { quotaStore, type BudgetFilter, type Entitlement, type Grant, type QuotaStore } from './store.ts';
 import type { PeriodUnit, Weekday } from './periods.ts';
 import type { QuotaMetrics } from './metrics.ts';
@@ -27,7 +30,10 @@ export interface QuotasConfig {
   async_commit: boolean;
 }
 
-export const DEFAULT_QUOTAS_CONFIG: QuotasConfig = { snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true };
+export const DEFAULT_QUOTAS_CONFIG: QuotasConfig & UsageConfig = {
+  snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true,
+  usage_snapshot_age_ms: 3_600_000, usage_snapshot_lag_ms: 600_000, avg_ttl_ms: 600_000,
+};
 
 export interface Target {
   subject?: string | null;
@@ -35,13 +41,8 @@ export interface Target {
   api_key?: string | null;
 }
 
-/** Everything an entitlement's answer needs, as of a moment (usage is metered usage only). */
-export interface Snapshot {
-  ent: Entitlement;
-  result: EngineResult;
-  avg: string | null;
-  at: number;
-}
+export type { Snapshot } from './usage.ts';
+export { usageFilters } from './usage.ts';
 
 export interface ValueOut {
   id: string;
@@ -73,52 +74,16 @@ export interface CheckOut {
 
 const newId = (p: string) => `${p}_${randomBytes(12).toString('base64url')}`;
 const LLM_DIMS = new Set(['subject', 'team', 'project', 'api_key', 'provider', 'model', 'region', 'feature']);
-const WEEK_MS = 7 * 86_400_000;
 
-/** The meter filters an entitlement's usage is read with. */
-export function usageFilters(e: Pick<Entitlement, 'subject' | 'team' | 'api_key' | 'filter'>): Record<string, string[]> {
-  const f: Record<string, string[]> = {};
-  if (e.subject) f.subject = [e.subject];
-  if (e.team) f.team = [e.team];
-  if (e.api_key) f.api_key = [e.api_key];
-  for (const [k, v] of Object.entries(e.filter)) if (typeof v === 'string') f[k] = [v];
-  return f;
-}
-
-export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig> }) {
+export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig & UsageConfig> }) {
   const cfg = { ...DEFAULT_QUOTAS_CONFIG, ...deps.config };
   const store: QuotaStore = quotaStore(db, { asyncCommit: cfg.async_commit });
   const snaps = new Map<string, Snapshot>();
   const loading = new Map<string, Promise<Snapshot>>();
   const statsCache = new Map<string, { at: number; value: ReturnType<QuotaStore['stats']> }>();
 
-  async function points(e: Entitlement, from: Date, to: Date): Promise<Array<{ at: Date; amount: string }>> {
-    if (!(from.getTime() < to.getTime())) return [];
-    const rows = await deps.meters.query(e.meter, { from, to, window: 'hour', tz: 'UTC', groupBy: [], filters: usageFilters(e) });
-    return rows.map((r) => ({ at: new Date(r.window_start), amount: String(r.value) }));
-  }
-
-  /** Average usage per request over the last 7 days (llm_* meters), null without requests. */
-  async function avgPerRequest(e: Entitlement, now: Date): Promise<string | null> {
-    if (!e.meter.startsWith('llm_')) return null;
-    const from = new Date(now.getTime() - WEEK_MS);
-    const q = { from, to: now, window: 'none' as const, tz: 'UTC', groupBy: [], filters: usageFilters(e) };
-    const [used, reqs] = await Promise.all([deps.meters.query(e.meter, q), deps.meters.query('llm_requests', q)]);
-    const n = Number(reqs[0]?.value ?? 0);
-    if (!n) return null;
-    return new Money(used[0]?.value ?? 0).div(n).toFixed();
-  }
-
-  async function compute(e: Entitlement, opts: { windows?: Date[] } = {}): Promise<Snapshot> {
-    const now = clock.now();
-    const grants = await store.grants(e.id);
-    let start = e.created_at;
-    for (const g of grants) if (g.effective_at < start) start = g.effective_at;
-    // Usage up to and including now (the meters' `to` is exclusive).
-    const [usage, avg] = await Promise.all([points(e, start, new Date(now.getTime() + 1)), avgPerRequest(e, now)]);
-    const result = run({ tz: e.tz, period: e.period, weekStart: e.week_start, thresholds: e.thresholds, grants, usage, start, now, windows: opts.windows, avg_per_request: avg });
-    return { ent: e, result, avg, at: now.getTime() };
-  }
+  const usage: UsageReader = usageReader({ meters: deps.meters, store, snapshots: usageSnapshotStore(db, { asyncCommit: cfg.async_commit }), clock, logger, cfg, onSource: deps.metrics?.usageSource });
+  const compute = usage.compute;
 
   /** The entitlement's snapshot, from this process's cache while it is fresh (snapshot_ttl_ms). */
   function snapshot(e: Entitlement): Snapshot | Promise<Snapshot> {
@@ -127,13 +92,11 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     let p = loading.get(e.id);
     if (!p) {
       p = compute(e).then(
-        async (s) => {
+        (s) => {
           snaps.set(e.id, s);
           loading.delete(e.id);
-          // The stored figures feed /v1/entitlements/stats (one aggregate, no engine run per subject).
-          const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
           // Not awaited: the figures are for stats only, and the answer must not wait for a write.
-          void store.snapshot(e.id, { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed(), at: new Date(s.at) }).catch((err) => logger.warn({ err }, 'could not store an entitlement snapshot'));
+          void writeFigures(e, s);
           return s;
         },
         (err) => {
@@ -144,6 +107,17 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       loading.set(e.id, p);
     }
     return p;
+  }
+  /** The figures /v1/entitlements/stats aggregates (one SQL aggregate, no engine run per subject); written only when they changed. */
+  async function writeFigures(e: Entitlement, s: Snapshot): Promise<void> {
+    const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
+    const f = { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed() };
+    const was = e.figures;
+    if (was && new Money(was.usage).eq(f.usage) && new Money(was.available).eq(f.available) && new Money(was.purchased).eq(f.purchased)) return;
+    await store.snapshot(e.id, { ...f, at: new Date(s.at) }).then(
+      () => void (e.figures = f),
+      (err) => logger.warn({ err }, 'could not store an entitlement snapshot'),
+    );
   }
   const forget = (id: string) => snaps.delete(id);
 
@@ -268,18 +242,19 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       const e = await getEnt(id);
       forget(id);
       const [s, reserved] = await Promise.all([snapshot(e), store.reserved(id)]);
+      // The reference answer also leaves the stats figures written when it returns.
+      await writeFigures(e, s);
       await noteLevel(e, s, levelOf(s.result.usage.plus(reserved), s.result.available, e.thresholds), reserved);
       return valueOf(s, reserved);
     },
     async history(id: string, window: 'hour' | 'day' | 'week' | 'month') {
       const e = await getEnt(id);
       const now = clock.now();
-      const s0 = await compute(e);
-      const from = s0.result.period_start;
+      const from = periodStart(e.tz, e.period, now, e.week_start);
       const bounds: Date[] = [];
       const { windowsOf } = await import('../shared/time.ts');
       for (const w of windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000)) bounds.push(w.start, w.end);
-      const s = await compute(e, { windows: bounds });
+      const s = await compute(e, { windows: bounds, full: true });
       const rows = windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000).map((w) => {
         let usage = new Money(0);
         let balance: Money | null = null;

@@ -28,6 +28,8 @@ export interface Entitlement {
   level: Level;
   created_at: Date;
   updated_at: Date;
+  /** The stats figures last written (`snap_*`), so an unchanged answer does not write them again. */
+  figures?: { usage: string; available: string; purchased: string };
 }
 
 export interface Grant extends GrantInput {
@@ -54,6 +56,7 @@ function entRow(r: any): Entitlement {
     level: r.level,
     created_at: iso(r.created_at)!,
     updated_at: iso(r.updated_at)!,
+    ...(r.snap_at ? { figures: { usage: num(r.snap_usage), available: num(r.snap_available), purchased: num(r.snap_purchased) } } : {}),
   };
 }
 
@@ -72,7 +75,7 @@ function grantRow(r: any): Grant {
   };
 }
 
-const ENT_COLS = 'id, subject, team, api_key, meter, filter, period, tz, week_start, warning, critical, block, purchase_url, enabled, level, created_at, updated_at';
+const ENT_COLS = 'id, subject, team, api_key, meter, filter, period, tz, week_start, warning, critical, block, purchase_url, enabled, level, created_at, updated_at, snap_usage, snap_available, snap_purchased, snap_at';
 
 /**
  * `asyncCommit`: the reservation statements (reserve, settle, release, sweep) commit with
