@@ -94,7 +94,7 @@ export function wireAlerts(d: {
   d.signals.on('collector.failure', (s) => alerts.onSignal(s).then(() => {}));
   d.signals.on('reconciliation.mismatch', (s) => alerts.onSignal(s).then(() => {}));
   d.signals.on('anomaly', (s) => alerts.onSignal(s).then(() => {}));
-  d.hooks.afterStore.push((rows) => alerts.onIngest(rows));
+  d.hooks.afterCommit.push({ name: 'alerts', run: (rows) => alerts.onIngest(rows) });
   d.scheduler.schedule('alerts.sweep', d.config.sweep_schedule, 'UTC', ({ now }) => alerts.sweep(now));
   // The outbox poller (retries) runs where the server listens (serve), not in inject()-only tests.
   d.server.addHook('onListen', async () => alerts.start());

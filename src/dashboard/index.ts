@@ -31,10 +31,10 @@ export async function wireDashboard(d: {
   onClose: (fn: () => Promise<void> | void) => void;
   webDist?: string;
 }): Promise<Dashboard> {
-  // afterStore runs once the rows are committed (src/events/types.ts): the signal is never early.
-  d.hooks.afterStore.push((rows) => {
+  // afterCommit runs once the rows are committed (src/events/types.ts): the signal is never early.
+  d.hooks.afterCommit.push({ name: 'dashboard', run: (rows) => {
     if (rows.length) d.signals.publish(usageSignalOf(rows, d.clock.now()));
-  });
+  } });
   registerSessionRoutes(d.server, { keys: d.keys, tz: d.tz });
   const stream = wireStream({ server: d.server, keys: d.keys, signals: d.signals, logger: d.logger, databaseUrl: d.databaseUrl, dbKind: d.dbKind });
   d.onClose(() => stream.close());

@@ -1,5 +1,6 @@
 import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/log.ts';
 import { prom, type Registry } from '../shared/metrics.ts';
 import type { App } from '../http/server.ts';
 import type { KeyService } from '../auth/service.ts';
@@ -15,10 +16,11 @@ export interface Events extends EventService {
 }
 
 /** The events domain's one wiring call from src/app.ts: the ingest service (counted), /v1/events*. */
-export function wireEvents(d: { server: App; db: Db; keys: KeyService; clock: Clock; metrics: Registry; maxBatch: number }): Events {
-  const hooks: IngestHooks = { enrich: [], withInsert: [], afterInsert: [], afterStore: [], afterCostChange: [] };
+export function wireEvents(d: { server: App; db: Db; keys: KeyService; clock: Clock; metrics: Registry; logger: Logger; maxBatch: number }): Events {
+  const hooks: IngestHooks = { enrich: [], inTransaction: [], afterCommit: [] };
   const store = eventStore(d.db);
-  const service = countIngest(eventService(d.db, store, hooks, d.clock, { maxBatch: d.maxBatch }), d.metrics);
+  const onHookFailure = hookFailures(d.metrics, d.logger);
+  const service = countIngest(eventService(d.db, store, hooks, d.clock, { maxBatch: d.maxBatch, onHookFailure }), d.metrics);
   registerEventRoutes(d.server, { keys: d.keys, events: service, store });
   return { ...service, store, hooks };
 }
@@ -44,5 +46,19 @@ function countIngest(svc: EventService, registry: Registry): EventService {
         throw e;
       }
     },
+  };
+}
+
+/** An afterCommit hook failed: the batch is committed, so the failure is logged and counted, not answered. */
+function hookFailures(registry: Registry, logger: Logger): (hook: string, err: unknown) => void {
+  const failures = new prom.Counter({
+    name: 'tollgate_ingest_hook_failures_total',
+    help: 'afterCommit ingest hooks that threw or rejected, by hook (the batch was stored all the same)',
+    labelNames: ['hook'],
+    registers: [registry],
+  });
+  return (hook, err) => {
+    failures.inc({ hook });
+    logger.error({ err, hook }, `ingest: the ${hook} afterCommit hook failed (the batch is stored)`);
   };
 }

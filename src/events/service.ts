@@ -6,7 +6,7 @@ import { isBound } from '../auth/keys.ts';
 import { validateEvent } from './validate.ts';
 import { toEventRow } from './rows.ts';
 import type { EventStore } from './store.ts';
-import { NEEDS_TRANSACTION, type EventRow, type IngestContext, type IngestHooks, type IngestResult, type RejectedEvent, type StoredEvent } from './types.ts';
+import type { EventRow, IngestContext, IngestHooks, IngestResult, RejectedEvent, StoredEvent } from './types.ts';
 
 export interface EventService {
   /** Validates, dedupes, enriches and stores a batch; resolves only after commit (a 202 is durable). */
@@ -15,6 +15,8 @@ export interface EventService {
 
 export interface EventServiceOptions {
   maxBatch: number;
+  /** An `afterCommit` hook threw or rejected: the batch is stored all the same (the wiring logs and counts it). */
+  onHookFailure?: (hook: string, err: unknown) => void;
 }
 
 /**
@@ -38,24 +40,11 @@ function applyBinding(row: EventRow, ctx: IngestContext | undefined): string | u
 type RejectedInput = RejectedEvent & { source: string | null; body: unknown };
 
 export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
-  /**
-   * One statement, its own transaction, when nothing else has to commit with the rows (see
-   * IngestHooks). undefined: this batch needs the transaction.
-   */
-  async function storeAlone(rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
-    if (rejected > 0 || hooks.afterInsert.some((h) => h.needed(rows))) return undefined;
-    try {
-      return await store.insertNew(db, rows, receivedAt, hooks.withInsert, true);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === NEEDS_TRANSACTION) return undefined;
-      throw err;
-    }
-  }
-
-  function storeInTransaction(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
+  /** The batch's new rows, the inTransaction hooks' writes and the rejected rows commit together. */
+  function storeBatch(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
     return db.transaction(async (tx) => {
-      const ins = await store.insertNew(tx, rows, receivedAt, hooks.withInsert, false);
-      if (ins.length) for (const after of hooks.afterInsert) await after.run(tx, ins);
+      const ins = await store.insertNew(tx, rows, receivedAt);
+      if (ins.length) for (const hook of hooks.inTransaction) await hook(tx, { kind: 'inserted', rows: ins });
       await store.insertRejected(
         tx,
         rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
@@ -63,6 +52,19 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
       );
       return ins;
     });
+  }
+
+  /** After the commit: a hook's failure is reported, never the batch's (it is stored). */
+  function afterCommit(stored: StoredEvent[]) {
+    const failed = (name: string) => (err: unknown) => opts.onHookFailure?.(name, err);
+    for (const hook of hooks.afterCommit) {
+      try {
+        const r = hook.run(stored);
+        if (r instanceof Promise) r.catch(failed(hook.name));
+      } catch (err) {
+        failed(hook.name)(err);
+      }
+    }
   }
 
   return {
@@ -97,8 +99,8 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
       }
       for (const enrich of hooks.enrich) await enrich(rows);
       const receivedAt = clock.now();
-      const stored = (await storeAlone(rows, rejected.length, receivedAt)) ?? (await storeInTransaction(rows, rejected, receivedAt));
-      for (const after of hooks.afterStore) after(stored);
+      const stored = await storeBatch(rows, rejected, receivedAt);
+      afterCommit(stored);
       const inserted = stored.length;
       const result: IngestResult = {
         accepted: inserted,

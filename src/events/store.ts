@@ -1,5 +1,5 @@
 import type { Queryable } from '../shared/db/index.ts';
-import type { CostChange, EventRow, InsertStep, StoredEvent } from './types.ts';
+import type { CostChange, EventRow, StoredEvent } from './types.ts';
 import { storableJson, storableString } from '../shared/strings.ts';
 
 /** Column order shared by the bulk insert and the unnest() casts. */
@@ -44,38 +44,7 @@ SELECT ${COLUMNS.map(([c, t]) => extract(c, t)).join(', ')}, $2::timestamptz
 FROM jsonb_array_elements(convert_from($1::bytea, 'UTF8')::jsonb) e
 WHERE NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.source = e->>'source' AND t.id = e->>'id')
 ON CONFLICT (source, id) DO NOTHING
-RETURNING seq, source, id, type`;
-
-/**
- * The insert with other domains' steps in the same statement (IngestHooks): their CTEs read
- * `inserted`, their guards are uncorrelated subqueries (one-time filters: each is evaluated once,
- * before the insert runs). Statements are
- * kept by their steps' (short) SQL, so the hot path neither rebuilds nor rehashes the whole text,
- * and each distinct statement gets a name: prepared once per connection.
- */
-const statements = new Map<string, { sql: string; name: string }>();
-function insertStatement(rows: EventRow[], steps: InsertStep[], alone: boolean, params: unknown[]): { sql: string; name: string } {
-  const param = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  const ctes: string[] = [];
-  const guards: string[] = [];
-  for (const step of steps) {
-    const cte = step.cte?.(rows, param);
-    if (cte) ctes.push(cte);
-    const guard = alone ? step.guard?.(rows, param) : undefined;
-    if (guard) guards.push(guard);
-  }
-  const key = ctes.join('\u0000') + '\u0001' + guards.join('\u0000');
-  let st = statements.get(key);
-  if (!st) {
-    const sql = `WITH inserted AS (${INSERT_SQL})${ctes.map((c, i) => `,\nstep${i} AS (${c})`).join('')}
-SELECT seq::text AS seq, source, id FROM inserted${guards.length ? ' WHERE ' + guards.map((g) => `(SELECT ${g})`).join(' AND ') : ''}`;
-    statements.set(key, (st = { sql, name: `events_insert_${statements.size}` }));
-  }
-  return st;
-}
+RETURNING seq::text AS seq, source, id`;
 
 function toRecord(row: EventRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
@@ -90,18 +59,15 @@ function toRecord(row: EventRow): Record<string, unknown> {
 export interface EventStore {
   /** The stored rows with these seqs (rows deleted since are simply absent). */
   bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
-  /**
-   * Inserts rows whose (source, id) is new, running the steps in the same statement; returns the
-   * inserted ones with their seq. `alone`: the statement is its own transaction (guards apply).
-   */
-  insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date, steps?: InsertStep[], alone?: boolean): Promise<StoredEvent[]>;
+  /** Inserts rows whose (source, id) is new (and not tombstoned); returns the inserted ones with their seq. */
+  insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date): Promise<StoredEvent[]>;
   insertRejected(tx: Queryable, rows: Array<{ source: string | null; event_id: string | null; index: number; error: string; body: unknown }>, receivedAt: Date): Promise<void>;
   list(q: ListQuery): Promise<ListedEvent[]>;
   listRejected(q: { limit: number; before?: string; team?: string | null }): Promise<RejectedRow[]>;
   /**
    * Reprice: sets the pricing columns of stored events (by seq) and returns each row as it was and
    * as it is now, read under a row lock in the same statement. Call inside a transaction, then run
-   * the afterCostChange hooks with the result.
+   * the inTransaction hooks with `{ kind: 'repriced', changes }`.
    */
   updateCosts(tx: Queryable, updates: CostUpdate[]): Promise<CostChange[]>;
 }
@@ -185,11 +151,11 @@ export function eventStore(db: Queryable): EventStore {
       );
       return r.rows;
     },
-    async insertNew(tx, rows, receivedAt, steps = [], alone = false) {
+    async insertNew(tx, rows, receivedAt) {
       if (!rows.length) return [];
       const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString()];
-      const st = insertStatement(rows, steps, alone, params);
-      const r = await tx.query<{ seq: string; source: string; id: string }>(st.sql, params, { prepare: st.name });
+      // Prepared once per connection: the statement is the same for every batch.
+      const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, params, { prepare: 'events_insert' });
       const byKey = new Map(rows.map((row) => [row.source + '\u0000' + row.id, row]));
       return r.rows.map((x) => ({ ...byKey.get(x.source + '\u0000' + x.id)!, seq: String(x.seq) }));
     },

@@ -35,55 +35,35 @@ export interface StoredEvent extends EventRow {
 }
 
 /**
- * Seams other domains plug into ingest without events knowing them:
- * - `enrich` runs before storing (pricing fills cost columns);
- * - `withInsert` puts SQL into the insert statement itself (rollups queue the new rows there);
- * - `afterInsert` runs inside the ingest transaction with only the rows actually inserted
- *   (aggregates stay equal to the raw events because they commit together);
- * - `afterStore` runs once the rows are committed, outside any transaction (counters, metrics).
- *
- * A batch with no rejected events, for which no `afterInsert` hook is `needed`, is stored by one
- * statement with no transaction around it: one round trip to the database instead of five or
- * six, which is most of what recording costs the gateway (docs/gateway.md). A `guard` that finds
- * the batch needs more raises `NEEDS_TRANSACTION`; nothing of that statement is kept and the
- * batch is stored again in a transaction with every hook.
+ * Seams other domains plug into ingest (and reprice) without events knowing them. Three kinds:
+ * - `enrich` runs before the write, on the rows about to be stored (pricing fills cost columns);
+ * - `inTransaction` runs inside the transaction that changes stored events, with that change:
+ *   the rows a batch inserted (`inserted`: rollups queue them, meters add them to their buckets)
+ *   or the rows reprice changed, as they were and as they are (`repriced`: rollups apply the
+ *   difference). Whatever it writes commits with the events or not at all; a throw undoes both;
+ * - `afterCommit` runs once a batch's rows are committed, outside any transaction (counters,
+ *   metrics, alerts, dashboard signals). A throw (or a rejected promise) is logged and counted
+ *   (`tollgate_ingest_hook_failures_total{hook}`), never turned into an error for a batch that is
+ *   already stored. Named, so the count says whose hook failed.
  */
 export interface IngestHooks {
   enrich: Array<(rows: EventRow[]) => void | Promise<void>>;
-  withInsert: InsertStep[];
-  afterInsert: AfterInsertHook[];
-  afterStore: Array<(rows: StoredEvent[]) => void>;
-  /**
-   * Runs inside the transaction that changes stored events' pricing columns (reprice), with each
-   * row as it was and as it is now, so aggregates can apply the difference.
-   */
-  afterCostChange: Array<(tx: Queryable, changes: CostChange[]) => Promise<void>>;
+  inTransaction: Array<(tx: Queryable, change: StoredChange) => Promise<void>>;
+  afterCommit: AfterCommitHook[];
 }
 
-/** Returns the placeholder (`$n`) that carries `value` in the statement being built. */
-export type Param = (value: unknown) => string;
+/** What an `inTransaction` hook is told changed in the events table. */
+export type StoredChange =
+  /** A batch's new rows (only the ones actually inserted; never empty). */
+  | { kind: 'inserted'; rows: StoredEvent[] }
+  /** Reprice changed these rows' pricing columns (never empty). */
+  | { kind: 'repriced'; changes: CostChange[] };
 
-/** SQL that runs in the statement that inserts the batch; it sees `inserted (seq, type)`. */
-export interface InsertStep {
-  /** A data-modifying CTE body over `inserted`; always runs. undefined: nothing for these rows. */
-  cte?(rows: EventRow[], param: Param): string | undefined;
-  /**
-   * Only when the batch is stored without a transaction: an expression that is true, or raises
-   * `NEEDS_TRANSACTION` when these rows need this domain's `afterInsert`. Evaluated once per
-   * statement, as PostgreSQL plans it: before the rows are inserted, even when none will be. A
-   * guard that takes a lock holds it to the commit, so that order cannot matter.
-   */
-  guard?(rows: EventRow[], param: Param): string | undefined;
+export interface AfterCommitHook {
+  /** Names the hook in logs and in the failure counter's `hook` label (the domain, e.g. `alerts`). */
+  name: string;
+  run(rows: StoredEvent[]): void | Promise<void>;
 }
-
-export interface AfterInsertHook {
-  /** Whether this batch needs `run`, as far as can be told before storing it (see `guard`). */
-  needed(rows: EventRow[]): boolean;
-  run(tx: Queryable, rows: StoredEvent[]): Promise<void>;
-}
-
-/** The SQLSTATE a `guard` raises to send the batch down the transactional path. */
-export const NEEDS_TRANSACTION = 'TGI01';
 
 export interface CostChange {
   before: StoredEvent;

@@ -73,7 +73,7 @@ export function createGateway(d: GatewayDeps): Gateway {
   });
   // Cost is known once pricing has run at ingest: count it from the rows actually stored.
   // Summed per provider and model first: one counter update per label set and batch, not per row.
-  d.hooks.afterStore.push((rows) => {
+  d.hooks.afterCommit.push({ name: 'gateway', run: (rows) => {
     const sums = new Map<string, { provider: string; model: string | undefined; usd: number }>();
     for (const r of rows) {
       if (r.source !== EVENT_SOURCE || r.cost === null || !r.provider) continue;
@@ -83,7 +83,7 @@ export function createGateway(d: GatewayDeps): Gateway {
       else sums.set(key, { provider: r.provider, model: r.model ?? undefined, usd: Number(r.cost) });
     }
     for (const s of sums.values()) metrics.cost(s.provider, s.model, s.usd);
-  });
+  } });
   if (d.config.enabled) registerGatewayRoutes(d.server, { proxy, routes, bodyLimit: d.bodyLimit });
   registerPolicyRoutes(d.server, { keys: d.keys, policies, routes });
   return {

@@ -24,8 +24,7 @@ export async function wireMeters(d: {
 }): Promise<MeterService> {
   const meters = meterService(d.db, d.clock, d.logger, { definitions: d.config.definitions, max_session_hours: d.config.max_session_hours }, { rollups: d.rollups });
   await meters.init(d.config.definitions);
-  d.hooks.withInsert.push(meters.ingest.guard);
-  d.hooks.afterInsert.push(meters.ingest.afterInsert);
+  d.hooks.inTransaction.push((tx, change) => meters.ingest.inTransaction(tx, change));
   registerMeterRoutes(d.server, { keys: d.keys, meters, clock: d.clock, defaultTz: d.tz });
   return meters;
 }

@@ -1,14 +1,14 @@
 import type { Db, Queryable } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
-import type { AfterInsertHook, EventRow, InsertStep } from '../events/types.ts';
+import type { EventRow, StoredChange } from '../events/types.ts';
 import type { Binding, RollupService } from '../rollups/service.ts';
 import { scopeRead } from '../auth/binding.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
 import { BUILTIN_METERS, BUILTIN_SLUGS, LLM_ROLLUP_DIMS, LLM_ROLLUP_METERS, isRollupMeter, meterDefSchema, type Meter, type MeterDef } from './definitions.ts';
-import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, ingestGuardSql, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
+import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
 import { ingestMedia, sessionsFor, MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED } from './media-store.ts';
 import { mediaValues, type MediaMeter } from './media.ts';
 import { queryResource, seal } from './resource-store.ts';
@@ -53,10 +53,9 @@ export interface MeterService {
   groupsOf(m: Meter): string[];
   /**
    * Bucket maintenance of user-defined/config event meters and media marks (not the llm_*
-   * built-ins) at ingest: `afterInsert` runs in the ingest transaction; `guard` sends a batch
-   * stored without one back to it when its types have such meters.
+   * built-ins) at ingest: events' `inTransaction` hook, in the ingest transaction.
    */
-  ingest: { guard: InsertStep; afterInsert: AfterInsertHook };
+  ingest: { inTransaction(tx: Queryable, change: StoredChange): Promise<void> };
   /** Retention calls this before deleting raw resource.snapshot events older than `before`. */
   sealResources(before: Date): Promise<void>;
 }
@@ -98,16 +97,6 @@ function windowIndex(windows: Window[], t: number): number {
 
 export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersConfig, deps: MeterDeps): MeterService {
   const maxMs = cfg.max_session_hours * 3_600_000;
-  /**
-   * Event types that have event meters, as this process last saw them (start, its own
-   * definitions, each transactional ingest's lookup). Their batches go straight to the ingest
-   * transaction instead of trying one statement the guard would refuse. Only a hint: the guard
-   * still decides for types defined elsewhere since, and a stale entry costs one transaction.
-   */
-  const meteredTypes = new Set<string>();
-  const noteMeter = (m: Meter) => {
-    if (m.kind === 'events' && !isRollupMeter(m)) meteredTypes.add(m.event_type);
-  };
 
   async function createIn(m: Meter): Promise<boolean> {
     return db.transaction(async (tx) => {
@@ -116,9 +105,6 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       if (!(await insertMeter(tx, m, clock.now()))) return false;
       if (m.kind === 'events' && !isRollupMeter(m)) await accumulate(tx, m, 'true', []);
       return true;
-    }).then((created) => {
-      if (created) noteMeter(m);
-      return created;
     });
   }
 
@@ -212,7 +198,6 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
         }
         await createIn(wanted);
       }
-      for (const m of await listMeters(db)) noteMeter(m);
     },
     list: () => listMeters(db),
     async get(slug) {
@@ -318,22 +303,18 @@ export function meterService(db: Db, clock: Clock, logger: Logger, cfg: MetersCo
       return out;
     },
     ingest: {
-      guard: { guard: (rows, param) => ingestGuardSql(typesOf(rows), param) },
-      afterInsert: {
-        // Media marks are stored in the transaction, and so are types known to have meters.
-        needed: (rows) => rows.some((r) => MEDIA_TYPES.has(r.type) || meteredTypes.has(r.type)),
-        async run(tx, rows) {
-          const types = typesOf(rows);
-          if (types.some((t) => MEDIA_TYPES.has(t))) await ingestMedia(tx, rows);
-          await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
-          const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
-          for (const t of types) meteredTypes.delete(t);
-          meters.forEach(noteMeter);
-          for (const m of meters) {
-            const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
-            await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);
-          }
-        },
+      async inTransaction(tx, change) {
+        if (change.kind !== 'inserted') return; // meters count events, not their cost columns
+        const rows = change.rows;
+        const types = typesOf(rows);
+        if (types.some((t) => MEDIA_TYPES.has(t))) await ingestMedia(tx, rows);
+        // Shared against a meter's creation (exclusive): no batch commits between its backfill and its definition.
+        await tx.query('SELECT pg_advisory_xact_lock_shared($1)', [METER_DEF_LOCK], { prepare: 'meters_def_lock_shared' });
+        const meters = (await eventMetersFor(tx, types)).filter((m) => !isRollupMeter(m));
+        for (const m of meters) {
+          const seqs = rows.filter((r) => r.type === m.event_type).map((r) => r.seq);
+          await accumulate(tx, m, 'e.seq = ANY($3::bigint[])', [seqs]);
+        }
       },
     },
     async sealResources(before) {

@@ -1,7 +1,6 @@
 import type { Queryable } from '../shared/db/index.ts';
-import { NEEDS_TRANSACTION, type Param } from '../events/types.ts';
 import { REQUESTS_SQL } from '../rollups/cubes.ts';
-import { compileMeter, LLM_ROLLUP_METERS, type Meter, type MeterKind, type MeterOrigin, type Aggregation } from './definitions.ts';
+import { compileMeter, type Meter, type MeterKind, type MeterOrigin, type Aggregation } from './definitions.ts';
 
 /**
  * SQL of the meters domain for generic (event) meters: definitions and the 15-minute buckets.
@@ -45,16 +44,6 @@ function toMeter(r: MeterRow): Meter {
 export async function listMeters(q: Queryable): Promise<Meter[]> {
   const r = await q.query<MeterRow>(`SELECT ${METER_COLUMNS} FROM meters ORDER BY origin = 'builtin' DESC, slug`);
   return r.rows.map(toMeter);
-}
-
-/**
- * Ingest's guard for a batch stored without a transaction (migration 0009): true, or raises
- * NEEDS_TRANSACTION when event meters other than the rollup-served built-ins count these types.
- * The constants are ours, written in as literals; only the types travel as a parameter.
- */
-const GUARD_CONSTANTS = `ARRAY[${Object.keys(LLM_ROLLUP_METERS).map((s) => `'${s}'`).join(', ')}]::text[], ${METER_DEF_LOCK}, '${NEEDS_TRANSACTION}'`;
-export function ingestGuardSql(types: string[], param: Param): string {
-  return `meters_ingest_guard(${param(types)}::text[], ${GUARD_CONSTANTS})`;
 }
 
 /** The event meters that count these event types (the ingest hook's per-batch lookup). */

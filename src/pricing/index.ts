@@ -41,7 +41,7 @@ export async function wirePricing(d: {
   });
   // Model names come from clients: cap the label sets so a flood of made-up names cannot blow up /metrics.
   const seen = new Set<string>();
-  d.hooks.afterStore.push((rows) => {
+  d.hooks.afterCommit.push({ name: 'pricing', run: (rows) => {
     for (const r of rows) {
       if (!r.unpriced) continue;
       const provider = (r.provider ?? '').slice(0, 128);
@@ -53,7 +53,7 @@ export async function wirePricing(d: {
       }
       unpriced.inc({ provider, model });
     }
-  });
+  } });
   registerPricingRoutes(d.server, { keys: d.keys, pricing, clock: d.clock });
   if (d.config.refresh_seconds > 0) {
     const timer = setInterval(() => pricing.reload().catch((err) => d.logger.warn({ err }, 'could not refresh price overrides')), d.config.refresh_seconds * 1000);

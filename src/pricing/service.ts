@@ -215,7 +215,7 @@ export async function createPricingService(deps: PricingDeps): Promise<PricingSe
         if (updates.length) {
           await deps.db.transaction(async (tx) => {
             const changes = await deps.eventStore.updateCosts(tx, updates);
-            for (const hook of deps.hooks.afterCostChange) if (changes.length) await hook(tx, changes);
+            for (const hook of deps.hooks.inTransaction) if (changes.length) await hook(tx, { kind: 'repriced', changes });
           });
           progress.updated += updates.length;
         }

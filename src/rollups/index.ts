@@ -35,8 +35,7 @@ export async function wireRollups(d: {
     clearInterval(timer);
     return drain();
   });
-  d.hooks.withInsert.push(rollups.hooks.pendingStep);
-  d.hooks.afterCostChange.push(rollups.hooks.afterCostChange);
+  d.hooks.inTransaction.push((tx, change) => rollups.inTransaction(tx, change));
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });
   registerExportRoutes(d.server, { keys: d.keys, rollups, db: d.db, events: d.events, defaultTz: d.tz });
   return rollups;

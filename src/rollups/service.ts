@@ -2,7 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { QUARTER_HOUR, TooManyWindowsError, formatInZone, isUtc, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
-import type { StoredEvent, CostChange, InsertStep } from '../events/types.ts';
+import type { StoredEvent, CostChange, StoredChange } from '../events/types.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
 import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type RollupRow, type RollupStore } from './store.ts';
@@ -58,11 +58,11 @@ export interface RollupService {
   prune(tiers: Record<string, number | null>, now: Date): Promise<{ fine_before: string | null; day_before: string | null }>;
   /** Recomputes the cubes over whole months covering [from, to) from raw events (backfill). */
   rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
-  hooks: {
-    /** Queues the stored llm.usage rows' seqs for the fold, in the insert statement. */
-    pendingStep: InsertStep;
-    afterCostChange: (tx: Queryable, changes: CostChange[]) => Promise<void>;
-  };
+  /**
+   * The ingest hook (events' `inTransaction`): queues a batch's llm.usage seqs for the fold, and
+   * applies reprice's old→new differences to events already folded, in the caller's transaction.
+   */
+  inTransaction(tx: Queryable, change: StoredChange): Promise<void>;
 }
 
 export function zeroMeasures(): Measures {
@@ -291,6 +291,27 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
     return { zone, rebuilt: true, since, ...(refused ? { refused } : {}) };
   }
 
+  /** Reprice: events already in the cubes take the difference; pending ones are folded with their new cost. */
+  async function applyCostChanges(tx: Queryable, changes: CostChange[]): Promise<void> {
+    // Not ensureInit(): it opens a transaction of its own, and this runs inside one.
+    if (!ready) throw new Error('rollups: init() must run before repricing');
+    await ready;
+    // Under the lock no drain runs: an event still pending will be folded with its new cost
+    // later, so only events already in the cubes take the difference now.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
+    const seqs = changes.map((c) => c.after.seq);
+    const stillPending = new Set(
+      (await tx.query<{ s: string }>('SELECT s::text AS s FROM rollup_pending, unnest(seqs) AS s WHERE s = ANY($1::bigint[])', [seqs])).rows.map((r) => r.s),
+    );
+    const deltas: Array<{ facts: StoredEvent; sign: 1 | -1 }> = [];
+    for (const c of changes) {
+      if (stillPending.has(String(c.after.seq))) continue;
+      if (c.before.type === 'llm.usage') deltas.push({ facts: c.before, sign: -1 });
+      if (c.after.type === 'llm.usage') deltas.push({ facts: c.after, sign: 1 });
+    }
+    if (deltas.length) await store.apply(tx, deltas);
+  }
+
   function toRow(labels: Array<[string, string]>, r: RollupRow, groupBy: Dim[]): UsageRow {
     const [ws, we] = labels[r.w]!;
     const row: Record<string, unknown> = { window_start: ws, window_end: we };
@@ -451,33 +472,13 @@ export function rollupService(db: Db, opts: RollupOptions = {}): RollupService {
       return ready;
     },
 
-    hooks: {
-      // Queued in the statement that stores the events: same commit, no round trip of its own.
-      pendingStep: {
-        cte: (rows) =>
-          rows.some((r) => r.type === 'llm.usage')
-            ? `INSERT INTO rollup_pending (seqs) SELECT array_agg(seq) FROM inserted WHERE type = 'llm.usage' HAVING count(*) > 0`
-            : undefined,
-      },
-      async afterCostChange(tx, changes) {
-        // Not ensureInit(): it opens a transaction of its own, and this runs inside one.
-        if (!ready) throw new Error('rollups: init() must run before repricing');
-        await ready;
-        // Under the lock no drain runs: an event still pending will be folded with its new cost
-        // later, so only events already in the cubes take the difference now.
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
-        const seqs = changes.map((c) => c.after.seq);
-        const stillPending = new Set(
-          (await tx.query<{ s: string }>('SELECT s::text AS s FROM rollup_pending, unnest(seqs) AS s WHERE s = ANY($1::bigint[])', [seqs])).rows.map((r) => r.s),
-        );
-        const deltas: Array<{ facts: StoredEvent; sign: 1 | -1 }> = [];
-        for (const c of changes) {
-          if (stillPending.has(String(c.after.seq))) continue;
-          if (c.before.type === 'llm.usage') deltas.push({ facts: c.before, sign: -1 });
-          if (c.after.type === 'llm.usage') deltas.push({ facts: c.after, sign: 1 });
-        }
-        if (deltas.length) await store.apply(tx, deltas);
-      },
+    async inTransaction(tx, change) {
+      if (change.kind === 'inserted') {
+        const seqs = change.rows.filter((r) => r.type === 'llm.usage').map((r) => r.seq);
+        if (seqs.length) await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs], { prepare: 'rollup_pending_insert' });
+        return;
+      }
+      await applyCostChanges(tx, change.changes);
     },
   };
   return svc;

@@ -99,7 +99,7 @@ async function reset() {
   await app.db.exec(`TRUNCATE events, event_tombstones, rollup_pending, rollup_llm_model, rollup_llm_subject, rollup_llm_org, rollup_llm_all`);
 }
 
-/** Reprices some events the way the pricing domain does: change cost columns, call afterCostChange in the same tx. */
+/** Reprices some events the way the pricing domain does: change cost columns, run the inTransaction hooks with the change in the same tx. */
 async function reprice(seqMod: number, factor: string) {
   await app.db.transaction(async (tx) => {
     const before = (await tx.query<StoredEvent>(`SELECT * FROM events WHERE seq % $1 = 0 ORDER BY seq`, [seqMod])).rows;
@@ -113,7 +113,7 @@ async function reprice(seqMod: number, factor: string) {
     ).rows;
     const bySeq = new Map(after.map((a) => [String(a.seq), a]));
     const changes: CostChange[] = before.map((b) => ({ before: b, after: bySeq.get(String(b.seq))! }));
-    for (const h of app.tg.events.hooks.afterCostChange) await h(tx, changes);
+    for (const h of app.tg.events.hooks.inTransaction) await h(tx, { kind: 'repriced', changes });
   });
 }
 

@@ -24,7 +24,7 @@ function wrap(c: { query: pg.Pool['query'] }): Queryable {
  * Whether a connection that saw this error can serve the next query: an error the server answered
  * with (a constraint, an exception a function raised) leaves it usable; a lost or broken one does
  * not. pg-pool's own `pool.query` drops the connection on any error, so each such error cost the
- * next query a new connection (~40 ms here) — the ingest guard's refusal included.
+ * next query a new connection (~40 ms here).
  */
 const connectionSurvives = (e: unknown) => e instanceof pg.DatabaseError && e.severity !== 'FATAL' && e.severity !== 'PANIC';
 
