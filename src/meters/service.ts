@@ -6,7 +6,7 @@ import type { Binding, RollupService } from '../rollups/service.ts';
 import { scopeRead } from '../auth/binding.ts';
 import { ApiError, badRequest, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
+import { MAX_WINDOWS, QUARTER_HOUR, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
 import { BUILTIN_METERS, BUILTIN_SLUGS, LLM_ROLLUP_DIMS, LLM_ROLLUP_METERS, isRollupMeter, meterDefSchema, type Meter, type MeterDef } from './definitions.ts';
 import { accumulate, deleteMeter, dropBuckets, eventMetersFor, getMeter, insertMeter, listMeters, METER_DEF_LOCK, queryGeneric, queryLlmRaw, refreshBuiltin } from './store.ts';
 import { ingestMedia, sessionsFor, MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED } from './media-store.ts';
@@ -60,7 +60,6 @@ export interface MeterService {
   sealResources(before: Date): Promise<void>;
 }
 
-const MAX_WINDOWS = 10_000;
 const MEDIA_TYPES = new Set([MEDIA_STARTED, MEDIA_ENDED, ROOM_FINISHED]);
 const typesOf = (rows: EventRow[]) => [...new Set(rows.map((r) => r.type))];
 const GB = new Money('1e9');

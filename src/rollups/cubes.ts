@@ -14,7 +14,6 @@ export const COUNT_MEASURES = MEASURES.filter((m) => m !== 'cost') as Exclude<Me
  * deployment's report zone (config `tz`), kept only when that zone is not UTC.
  */
 export type Grain = 1 | 2 | 3 | 4 | 5 | 6;
-export const GRAIN_NAMES: Record<Grain, string> = { 1: '15m', 2: 'hour', 3: 'day', 4: 'month', 5: 'zone day', 6: 'zone month' };
 /** The report-zone grains. */
 export const ZONE_GRAINS: readonly Grain[] = [5, 6];
 /** Day-level grains: retention's daily tier applies to them. */

@@ -1,13 +1,11 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { QUARTER_HOUR, TooManyWindowsError, formatInZone, isUtc, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
+import { MAX_WINDOWS, QUARTER_HOUR, TooManyWindowsError, formatInZone, isUtc, startOf, startOfNext, wallToInstant, windowsOf, type Window, type WindowUnit } from '../shared/time.ts';
 import type { StoredEvent, CostChange, StoredChange } from '../events/types.ts';
 import type { Db } from '../shared/db/index.ts';
 import { COUNT_MEASURES, CUBES, DAY_GRAINS, ZONE_GRAINS, chooseCube, decomposeSigned, queryGrains, type Dim, type SignedPiece } from './cubes.ts';
 import { getSetting, putSetting, rollupStore, zoneLiteral, type Measures, type RollupRow, type RollupStore } from './store.ts';
-
-export const MAX_WINDOWS = 10_000;
 
 import { scopeRead } from '../auth/binding.ts';
 import type { Binding as KeyBinding } from '../auth/keys.ts';

@@ -222,11 +222,14 @@ export interface Window {
 
 export class TooManyWindowsError extends Error {}
 
+/** At most this many report windows per query (usage, export, meters): more is a 400 naming `window`. */
+export const MAX_WINDOWS = 10_000;
+
 /**
  * The report windows covering [from, to) in a zone, clipped to the range: the first starts at
  * `from`, the last ends at `to`, every boundary in between is a local unit start.
  */
-export function windowsOf(tz: string, unit: WindowUnit, from: Date, to: Date, max = 10_000): Window[] {
+export function windowsOf(tz: string, unit: WindowUnit, from: Date, to: Date, max = MAX_WINDOWS): Window[] {
   if (!(from.getTime() < to.getTime())) return [];
   if (unit === 'none') return [{ start: from, end: to }];
   const out: Window[] = [];
@@ -256,14 +259,7 @@ export function formatInZone(tz: string, t: Date | number): string {
   return `${year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}${frac}${offStr}`;
 }
 
-export const floorTo = (t: number, step: number) => Math.floor(t / step) * step;
 export const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
-
-/** Length in days of the local month holding t. */
-export function daysInMonth(tz: string, t: Date | number): number {
-  const w = wallOf(tz, t);
-  return new Date(Date.UTC(w.year, w.month, 0)).getUTCDate();
-}
 
 // RFC 3339: date, 'T' (or 't' / space is not allowed here), time, optional fraction, Z or ±hh:mm.
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
