@@ -18,13 +18,19 @@ export const quotasConfigSchema = z
     usage_snapshot_lag_ms: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
     /** estimated_turns' 7-day average per request is reused this long. */
     avg_ttl_ms: z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+    /** Gateway admissions against per-process slices of room (docs/quotas.md); 0 = a reservation per call. */
+    slice_fraction: z.coerce.number().min(0).max(1).default(0.1),
+    slice_max_calls: z.coerce.number().int().min(1).max(10_000).default(32),
+    slice_idle_ms: z.coerce.number().int().min(10).max(60_000).default(200),
+    slice_max_age_ms: z.coerce.number().int().min(10).max(600_000).default(1000),
   })
   .strict()
-  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true, usage_snapshot_age_ms: 3_600_000, usage_snapshot_lag_ms: 600_000, avg_ttl_ms: 600_000 });
+  .default({ fail_open: false, snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true, usage_snapshot_age_ms: 3_600_000, usage_snapshot_lag_ms: 600_000, avg_ttl_ms: 600_000, slice_fraction: 0.1, slice_max_calls: 32, slice_idle_ms: 200, slice_max_age_ms: 1000 });
 
 export type QuotasConfigInput = z.infer<typeof quotasConfigSchema>;
 
 export const QUOTAS_ENV: Array<[string, string[]]> = [
   ['TOLLGATE_QUOTA_FAIL_OPEN', ['quotas', 'fail_open']],
   ['TOLLGATE_QUOTA_RESERVATION_TTL_S', ['quotas', 'reservation_ttl_s']],
+  ['TOLLGATE_QUOTA_SLICE_FRACTION', ['quotas', 'slice_fraction']],
 ];

@@ -1,10 +1,14 @@
 import type { Logger } from '../shared/log.ts';
 import type { Clock } from '../shared/clock.ts';
-import { ttlCache, isPromise } from '../shared/awaitable.ts';
+import { ttlCache, isPromise, type Awaitable } from '../shared/awaitable.ts';
 import { Money } from '../shared/money.ts';
 import type { QuotaActual, QuotaContext, QuotaDecision, QuotaEstimate, QuotaGate, QuotaLease } from '../gateway/quota.ts';
 import type { Entitlement } from './store.ts';
 import type { QuotaService } from './service.ts';
+import { worse, type CheckOut } from './answers.ts';
+import { levelOf, type Level } from './engine.ts';
+import type { Hold, Taken } from './slices.ts';
+import type { Snapshot } from './usage.ts';
 
 const NOTHING: QuotaLease = Object.freeze({ settle() {}, release() {} });
 const ALLOWED = Object.freeze({ decision: Object.freeze({ allowed: true, level: 'ok' as const }), lease: NOTHING });
@@ -94,12 +98,10 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
   const pricer = (ctx: QuotaContext) =>
     o.price ? (usage: PricedUsage) => o.price!({ provider: ctx.provider, model: ctx.model, team: ctx.team, at: o.clock.now(), usage }) : undefined;
 
-  async function take(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
-    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
-    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est, price), quotas.config.reservation_ttl_s);
-    const c = r.out;
+  /** The gateway's answer headers/429 body from the worst entitlement's answer. */
+  function decisionOf(c: CheckOut): QuotaDecision {
     const remainingPercent = c.percent === null ? undefined : Money.max(0, new Money(1).minus(c.percent)).times(100).toDecimalPlaces(2).toFixed();
-    const decision: QuotaDecision = {
+    return {
       allowed: c.allowed,
       level: c.level,
       remaining_tokens: c.remaining ?? undefined,
@@ -109,23 +111,76 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
       resets_at: c.resets_at,
       ...(c.allowed ? {} : { message: 'the quota is used up' }),
     };
-    if (!c.allowed) return { decision, lease: NOTHING };
+  }
+
+  /** One lease for the call; its end is reported exactly once. */
+  function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease {
     let done = false;
-    const byId = new Map(r.taken.map((e) => [e.id, e.meter]));
-    const lease: QuotaLease = {
-      settle(actual) {
-        if (done) return;
-        done = true;
-        quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', actual, price)).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not settle a quota reservation (it expires by its ttl)'));
-      },
-      release() {
-        if (done) return;
-        done = true;
-        quotas.release(r.id).catch((err) => o.logger.warn({ err, reservation: r.id }, 'could not release a quota reservation (it expires by its ttl)'));
-      },
+    const end = (a: QuotaActual | null) => {
+      if (done) return;
+      done = true;
+      onEnd(a);
     };
+    return { settle: (a) => end(a), release: () => end(null) };
+  }
+
+  /** Per-call reservations (quotas.slice_fraction 0): one locked statement per entitlement and call. */
+  async function reserveEach(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
+    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
+    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est, price), quotas.config.reservation_ttl_s);
+    const decision = decisionOf(r.out);
+    if (!r.out.allowed) return { decision, lease: NOTHING };
+    const byId = new Map(r.taken.map((e) => [e.id, e.meter]));
+    const warn = (err: unknown) => o.logger.warn({ err, reservation: r.id }, 'could not end a quota reservation (it expires by its ttl)');
+    const lease = leaseOf((a) => void (a ? quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', a, price)) : quotas.release(r.id)).catch(warn));
     return { decision, lease };
   }
+
+  /**
+   * Slices (slices.ts): each entitlement admits the call against this process's slice of its
+   * room — synchronously when the slice has room, else after taking a new slice (one statement).
+   * All or nothing: a refusal gives back the holds already taken for this call.
+   */
+  function viaSlices(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Awaitable<{ decision: QuotaDecision; lease: QuotaLease }> {
+    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
+    const holds: Hold[] = [];
+    const refused = (t: Taken & { ok: false }, e: Entitlement) => {
+      for (const h of holds) quotas.slices.release(h);
+      signal(e, t.snap, 'blocked', t.reserved);
+      return { decision: decisionOf(t.out), lease: NOTHING };
+    };
+    const accepted = (h: Hold) => {
+      holds.push(h);
+      const e = h.slice.ent;
+      const r = h.slice.snap.result;
+      const level = levelOf(r.usage.plus(h.reserved), r.available, e.thresholds);
+      if (level !== e.level) signal(e, h.slice.snap, level, h.reserved);
+    };
+    const from = (i: number): Awaitable<{ decision: QuotaDecision; lease: QuotaLease }> => {
+      for (; i < list.length; i++) {
+        const e = list[i]!;
+        const t = quotas.slices.admit(e, new Money(estimateFor(e.meter, est, price)));
+        if (isPromise(t)) {
+          const next = i + 1;
+          return t.then((x) => (x.ok ? (accepted(x.hold), from(next)) : refused(x, e)));
+        }
+        if (!t.ok) return refused(t, e);
+        accepted(t.hold);
+      }
+      let worst: CheckOut | null = null;
+      for (const h of holds) worst = worse(worst, h.out);
+      const lease = leaseOf((a) => {
+        for (const h of holds) a ? quotas.slices.settle(h, new Money(actualFor(h.slice.ent.meter, a, price))) : quotas.slices.release(h);
+      });
+      return { decision: decisionOf(worst!), lease };
+    };
+    return from(0);
+  }
+
+  const signal = (e: Entitlement, s: Snapshot, level: Level, reserved: string) =>
+    void quotas.noteLevel(e, s, level, reserved).catch((err) => o.logger.warn({ err }, 'could not record an entitlement level'));
+
+  const take = (list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate) => (quotas.slices.enabled ? viaSlices(list, ctx, est) : reserveEach(list, ctx, est));
 
   return {
     wants(ctx) {
@@ -142,7 +197,13 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
       }
       const go = (l: Entitlement[]) => {
         const hit = l.filter((e) => matches(e, ctx));
-        return hit.length ? take(hit, ctx, est).catch(failed) : ALLOWED;
+        if (!hit.length) return ALLOWED;
+        try {
+          const r = take(hit, ctx, est);
+          return isPromise(r) ? r.catch(failed) : r;
+        } catch (err) {
+          return failed(err);
+        }
       };
       return isPromise(list) ? list.then(go, failed) : go(list);
     },

@@ -21,7 +21,7 @@ export interface Quotas {
 }
 
 /** The one call from src/app.ts: service, routes, the gateway gate, the reservation sweep. */
-export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void) => void; price?: CostQuote }): Quotas {
+export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Clock; logger: Logger; signals: Signals; metrics: Registry; meters: MeterService; tz: string; config?: Partial<QuotasConfigInput>; onClose: (fn: () => void | Promise<unknown>) => void; price?: CostQuote }): Quotas {
   let service: QuotaService;
   const metrics = quotaMetrics(d.metrics, () => service.store.openReservations());
   service = quotaService(d.db, d.clock, d.logger, { meters: d.meters, signals: d.signals, metrics, config: d.config });
@@ -29,7 +29,10 @@ export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Cl
   const gate = quotaGate({ quotas: service, clock: d.clock, logger: d.logger, failOpen: service.config.fail_open, ttlMs: service.config.snapshot_ttl_ms, price: d.price });
   const timer = setInterval(() => service.sweep().catch((err) => d.logger.warn({ err }, 'quota reservation sweep failed')), service.config.sweep_interval_ms);
   timer.unref();
-  d.onClose(() => clearInterval(timer));
+  d.onClose(() => {
+    clearInterval(timer);
+    return service.slices.close();
+  });
   const q = { service, gate };
   return q;
 }

@@ -6,9 +6,11 @@ import type { Signals } from '../shared/signals.ts';
 import type { MeterService } from '../meters/service.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { admit, estimatedTurns, levelOf, percentString, type Level } from './engine.ts';
+import { levelOf, percentString, type Level } from './engine.ts';
+import { checkOut, valueOf, worse, NO_ENTITLEMENT, type CheckOut, type ValueOut } from './answers.ts';
 import { usageReader, type Snapshot, type UsageConfig, type UsageReader } from './usage.ts';
 import { usageSnapshotStore } from './usage-store.ts';
+import { sliceBook, type SliceConfig } from './slices.ts';
 import { periodStart } from './periods.ts';
 import { quotaStore, type BudgetFilter, type Entitlement, type Grant, type QuotaStore } from './store.ts';
 import type { PeriodUnit, Weekday } from './periods.ts';
@@ -30,9 +32,10 @@ export interface QuotasConfig {
   async_commit: boolean;
 }
 
-export const DEFAULT_QUOTAS_CONFIG: QuotasConfig & UsageConfig = {
+export const DEFAULT_QUOTAS_CONFIG: QuotasConfig & UsageConfig & SliceConfig = {
   snapshot_ttl_ms: 500, settle_hold_ms: 3000, reservation_ttl_s: 600, fail_open: false, sweep_interval_ms: 1000, stats_cache_ms: 10_000, async_commit: true,
   usage_snapshot_age_ms: 3_600_000, usage_snapshot_lag_ms: 600_000, avg_ttl_ms: 600_000,
+  slice_fraction: 0.1, slice_max_calls: 32, slice_idle_ms: 200, slice_max_age_ms: 1000,
 };
 
 export interface Target {
@@ -42,40 +45,13 @@ export interface Target {
 }
 
 export type { Snapshot } from './usage.ts';
+export type { CheckOut, ValueOut } from './answers.ts';
 export { usageFilters } from './usage.ts';
-
-export interface ValueOut {
-  id: string;
-  meter: string;
-  usage: string;
-  available: string;
-  balance: string;
-  reserved: string;
-  percent: string | null;
-  level: Level;
-  estimated_turns: number | null;
-  period_start: string;
-  resets_at: string;
-  purchase_url: string | null;
-  grants: Array<{ id: string; kind: string; amount: string; used: string; balance: string; priority: number; active: boolean }>;
-}
-
-export interface CheckOut {
-  entitlement_id: string | null;
-  allowed: boolean;
-  level: Level;
-  balance: string | null;
-  remaining: string | null;
-  percent: string | null;
-  estimated_turns: number | null;
-  resets_at: string | null;
-  purchase_url: string | null;
-}
 
 const newId = (p: string) => `${p}_${randomBytes(12).toString('base64url')}`;
 const LLM_DIMS = new Set(['subject', 'team', 'project', 'api_key', 'provider', 'model', 'region', 'feature']);
 
-export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig & UsageConfig> }) {
+export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig & UsageConfig & SliceConfig> }) {
   const cfg = { ...DEFAULT_QUOTAS_CONFIG, ...deps.config };
   const store: QuotaStore = quotaStore(db, { asyncCommit: cfg.async_commit });
   const snaps = new Map<string, Snapshot>();
@@ -120,6 +96,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     );
   }
   const forget = (id: string) => snaps.delete(id);
+  const slices = sliceBook({ store, clock, logger, cfg, snapshot, metrics: deps.metrics });
 
   /** Publishes entitlement.level when the level changed (once across processes: the row decides). */
   async function noteLevel(e: Entitlement, s: Snapshot, level: Level, reserved: string): Promise<void> {
@@ -150,46 +127,10 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     });
   }
 
-  function valueOf(s: Snapshot, reserved: string): ValueOut {
-    const r = s.result;
-    return {
-      id: s.ent.id,
-      meter: s.ent.meter,
-      usage: r.usage.toFixed(),
-      available: r.available.toFixed(),
-      balance: r.balance.toFixed(),
-      reserved: new Money(reserved).toFixed(),
-      percent: percentString(r.percent),
-      level: r.level,
-      estimated_turns: r.estimated_turns,
-      period_start: r.period_start.toISOString(),
-      resets_at: r.resets_at.toISOString(),
-      purchase_url: s.ent.purchase_url,
-      grants: r.grants.map((g) => ({ id: g.id, kind: g.kind, amount: g.amount, used: g.used, balance: g.balance, priority: g.priority, active: g.active })),
-    };
-  }
-
   async function getEnt(id: string): Promise<Entitlement> {
     const e = await store.getEntitlement(id);
     if (!e) throw notFound(`entitlement ${id}`);
     return e;
-  }
-
-  function checkOut(e: Entitlement, s: Snapshot, reserved: string, amount: Money): CheckOut & { admission: ReturnType<typeof admit> } {
-    const r = s.result;
-    const a = admit(r.usage, r.available, new Money(reserved), amount, e.thresholds);
-    return {
-      entitlement_id: e.id,
-      allowed: a.allowed,
-      level: a.level,
-      balance: a.balance.toFixed(),
-      remaining: a.remaining.toFixed(),
-      percent: percentString(a.percent),
-      estimated_turns: estimatedTurns(a.balance, s.avg),
-      resets_at: r.resets_at.toISOString(),
-      purchase_url: e.purchase_url,
-      admission: a,
-    };
   }
 
   const matching = async (t: Target, meter: string) =>
@@ -201,6 +142,8 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     snapshot,
     forget,
     noteLevel,
+    /** This process's slices of room (the gateway's admissions). */
+    slices,
     async createEntitlement(b: { subject?: string | null; team?: string | null; api_key?: string | null; meter: string; filter?: BudgetFilter; period: PeriodUnit; tz: string; week_start?: Weekday; thresholds: { warning: string; critical: string; block: string }; purchase_url?: string | null; enabled?: boolean }) {
       if (b.filter && Object.keys(b.filter).length && !b.meter.startsWith('llm_')) throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: 'filter applies to the llm_* meters (budgets)', param: 'filter' });
       const now = clock.now();
@@ -272,12 +215,12 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     /** /v1/check: advisory, from the snapshot (≤ snapshot_ttl_ms old) and the current reserved room. */
     async check(t: Target, meter: string, amount: string | undefined): Promise<CheckOut> {
       const ents = await matching(t, meter);
-      if (!ents.length) return { entitlement_id: null, allowed: true, level: 'ok', balance: null, remaining: null, percent: null, estimated_turns: null, resets_at: null, purchase_url: null };
+      if (!ents.length) return NO_ENTITLEMENT;
       let worst: CheckOut | null = null;
       for (const e of ents) {
         const [s, reserved] = await Promise.all([snapshot(e), store.reserved(e.id)]);
         const { admission: _a, ...c } = checkOut(e, s, reserved, new Money(amount ?? 0));
-        if (!worst || (!c.allowed && worst.allowed) || rank(c.level) > rank(worst.level)) worst = c;
+        worst = worse(worst, c);
       }
       return worst!;
     },
@@ -301,7 +244,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
         const out = { ...c, allowed: r.ok, level: r.ok ? (admission.level === 'blocked' ? 'critical' : admission.level) : ('blocked' as Level) };
         deps.metrics?.check(out.level);
         void noteLevel(e, s, r.ok ? levelOf(s.result.usage.plus(r.reserved), s.result.available, e.thresholds) : 'blocked', r.reserved).catch((err) => logger.warn({ err }, 'could not record an entitlement level'));
-        if (!worst || (!out.allowed && worst.allowed) || rank(out.level) > rank(worst.level)) worst = out;
+        worst = worse(worst, out);
         if (!r.ok) {
           if (taken.length) await store.release(id, now);
           return { id, out, taken: [] };
@@ -349,8 +292,5 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     isLlmDim: (d: string) => LLM_DIMS.has(d),
   };
 }
-
-const RANK: Record<Level, number> = { ok: 0, warning: 1, critical: 2, blocked: 3 };
-const rank = (l: Level) => RANK[l];
 
 export type QuotaService = ReturnType<typeof quotaService>;

@@ -2,6 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import { Money } from '../shared/money.ts';
 import type { GrantInput, GrantKind, Level } from './engine.ts';
 import type { PeriodUnit, Weekday } from './periods.ts';
+import { reservationStore } from './reservations-store.ts';
 
 /** SQL of the quotas domain (migrations/0012_quotas.sql). Every multi-row change is one statement. */
 
@@ -77,16 +78,11 @@ function grantRow(r: any): Grant {
 
 const ENT_COLS = 'id, subject, team, api_key, meter, filter, period, tz, week_start, warning, critical, block, purchase_url, enabled, level, created_at, updated_at, snap_usage, snap_available, snap_purchased, snap_at';
 
-/**
- * `asyncCommit`: the reservation statements (reserve, settle, release, sweep) commit with
- * `synchronous_commit = off`, set for their own transaction only (set_config(…, true)): they do
- * not wait for the WAL flush (~1–3 ms of fsync here, more under load). What it risks, and only
- * on a PostgreSQL crash: the last ≤ 3 × wal_writer_delay (600 ms by default) of these commits may
- * be lost — see docs/quotas.md for why that stays bounded. Usage events are never committed so.
- */
+/** Entitlements, grants, levels and stats figures; the reservation statements come from reservations-store.ts. */
 export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) {
   const commit = opts.asyncCommit ? 'off' : 'on';
   return {
+    ...reservationStore(db, opts),
     async insertEntitlement(e: Entitlement): Promise<void> {
       await db.query(
         `INSERT INTO quota_entitlements (id, subject, team, api_key, meter, filter, period, tz, week_start, warning, critical, block, purchase_url, enabled, created_at, updated_at)
@@ -164,101 +160,6 @@ export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) 
       return r.rows[0] ? grantRow(r.rows[0]) : null;
     },
 
-    /**
-     * Takes `amount` of room in one entitlement, or nothing: the row's `reserved` grows only while
-     * reserved + amount stays within `room` (= block × available − metered usage). An UPDATE's
-     * WHERE is re-checked on the locked row after any concurrent writer commits, so two processes
-     * can never both take the last room (the check and the increment are one step).
-     */
-    async reserve(r: { id: string; entitlement_id: string; amount: string; room: string; now: Date; expires_at: Date }): Promise<{ ok: boolean; reserved: string }> {
-      const res = await db.query<{ reserved: string }>(
-        `WITH e AS (
-           UPDATE quota_entitlements SET reserved = reserved + $3::numeric
-            WHERE id = $2 AND reserved < $4::numeric AND reserved + $3::numeric <= $4::numeric AND set_config('synchronous_commit', $7, true) IS NOT NULL
-            RETURNING reserved)
-         INSERT INTO quota_reservations (id, entitlement_id, amount, state, created_at, expires_at)
-         SELECT $1, $2, $3::numeric, 'open', $5, $6 FROM e
-         RETURNING (SELECT reserved FROM e)::text AS reserved`,
-        [r.id, r.entitlement_id, r.amount, r.room, r.now, r.expires_at, commit],
-        { prepare: 'quota_reserve' },
-      );
-      if (res.rows[0]) return { ok: true, reserved: res.rows[0].reserved };
-      return { ok: false, reserved: await this.reserved(r.entitlement_id) };
-    },
-    async reserved(entitlementId: string): Promise<string> {
-      const r = await db.query<{ reserved: string }>(`SELECT reserved::text AS reserved FROM quota_entitlements WHERE id = $1`, [entitlementId], { prepare: 'quota_reserved' });
-      return r.rows[0]?.reserved ?? '0';
-    },
-    /**
-     * Settles every row of a reservation to its actual amounts: the estimate stops counting, the
-     * actual counts until `hold_until` (its usage is then metered). A reservation that expired
-     * first is settled too (its actual still has to count); one settled or released is left as is.
-     */
-    async settle(id: string, actuals: Map<string, string> | ((entitlementId: string) => string), now: Date, holdUntil: Date): Promise<number> {
-      const rows = await db.query<{ entitlement_id: string }>(`SELECT entitlement_id FROM quota_reservations WHERE id = $1 AND state IN ('open', 'expired')`, [id]);
-      let n = 0;
-      for (const { entitlement_id } of rows.rows) {
-        const actual = typeof actuals === 'function' ? actuals(entitlement_id) : (actuals.get(entitlement_id) ?? '0');
-        const r = await db.query(
-          `WITH old AS (
-             SELECT id, entitlement_id, amount, state FROM quota_reservations
-              WHERE id = $1 AND entitlement_id = $2 AND state IN ('open', 'expired') FOR UPDATE),
-           r AS (
-             UPDATE quota_reservations q SET state = 'settled', actual = $3::numeric, settled_at = $4, hold_until = $5
-               FROM old WHERE q.id = old.id AND q.entitlement_id = old.entitlement_id
-             RETURNING old.entitlement_id, CASE WHEN old.state = 'open' THEN old.amount ELSE 0 END AS counted)
-           UPDATE quota_entitlements e SET reserved = e.reserved - r.counted + $3::numeric FROM r WHERE e.id = r.entitlement_id AND set_config('synchronous_commit', $6, true) IS NOT NULL RETURNING e.id`,
-          [id, entitlement_id, actual, now, holdUntil, commit],
-          { prepare: 'quota_settle' },
-        );
-        n += r.rowCount;
-      }
-      return n;
-    },
-    /** Gives an open reservation's room back at once (failed or cancelled call). */
-    async release(id: string, now: Date): Promise<number> {
-      const r = await db.query(
-        `WITH r AS (
-           UPDATE quota_reservations SET state = 'released', settled_at = $2 WHERE id = $1 AND state = 'open' RETURNING entitlement_id, amount)
-         UPDATE quota_entitlements e SET reserved = e.reserved - r.amount FROM r WHERE e.id = r.entitlement_id AND set_config('synchronous_commit', $3, true) IS NOT NULL RETURNING e.id`,
-        [id, now, commit],
-        { prepare: 'quota_release' },
-      );
-      return r.rowCount;
-    },
-    async reservation(id: string): Promise<Array<{ entitlement_id: string; amount: string; actual: string | null; state: string; expires_at: Date }>> {
-      const r = await db.query<any>(`SELECT entitlement_id, amount::text, actual::text, state, expires_at FROM quota_reservations WHERE id = $1`, [id]);
-      return r.rows.map((x) => ({ ...x, expires_at: iso(x.expires_at)! }));
-    },
-    /**
-     * Expires open reservations past their ttl and ends the hold of settled ones, in one
-     * statement (each row changes state once however many processes sweep), and forgets closed
-     * rows older than `forgetBefore`. Returns how many expired and how many holds ended.
-     */
-    async sweep(now: Date, forgetBefore: Date): Promise<{ expired: number; done: number; touched: string[] }> {
-      const r = await db.query<{ id: string; expired: string; done: string }>(
-        `WITH x AS (
-           UPDATE quota_reservations SET state = CASE WHEN state = 'open' THEN 'expired' ELSE 'done' END
-            WHERE (state = 'open' AND expires_at <= $1) OR (state = 'settled' AND hold_until <= $1)
-            RETURNING entitlement_id, state, CASE WHEN state = 'expired' THEN amount ELSE actual END AS counted),
-         s AS (SELECT entitlement_id, sum(counted) AS c, count(*) FILTER (WHERE state = 'expired') AS expired, count(*) FILTER (WHERE state = 'done') AS done FROM x GROUP BY entitlement_id)
-         UPDATE quota_entitlements e SET reserved = e.reserved - s.c FROM s WHERE e.id = s.entitlement_id AND set_config('synchronous_commit', $2, true) IS NOT NULL
-         RETURNING e.id, s.expired::text AS expired, s.done::text AS done`,
-        [now, commit],
-      );
-      await db.query(`DELETE FROM quota_reservations WHERE state IN ('released', 'expired', 'done') AND created_at < $1`, [forgetBefore]);
-      let expired = 0;
-      let done = 0;
-      for (const row of r.rows) {
-        expired += Number(row.expired);
-        done += Number(row.done);
-      }
-      return { expired, done, touched: r.rows.map((x) => x.id) };
-    },
-    async openReservations(): Promise<number> {
-      const r = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM quota_reservations WHERE state = 'open'`);
-      return Number(r.rows[0]!.n);
-    },
     /** Records the level last published; true only for the one caller that changed it. */
     async setLevel(id: string, from: Level, to: Level): Promise<boolean> {
       const r = await db.query(`UPDATE quota_entitlements SET level = $3 WHERE id = $1 AND level = $2`, [id, from, to]);

@@ -217,7 +217,7 @@ describe('quota gate through the gateway', () => {
     up.failEvery = 2;
     up.chunkDelayMs = 30;
     try {
-      const { count } = await storm('storm-2', { stream: (i) => i % 2 === 0, leave: true });
+      const { count } = await storm('storm-2', { stream: (i) => i % 2 === 0, leave: true, used: 103_000 });
       expect(count('failed')).toBeGreaterThan(0);
       // Some admitted streams were really left mid-stream (recorded as 499, their lease settled to what was used).
       const left = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM events WHERE source = 'tollgate-gateway' AND subject = 'storm-2' AND data->>'status' = '499'`);
