@@ -1,3 +1,5 @@
+import type { Catalog } from './catalog/index.ts';
+
 /**
  * Pricing vocabulary. Prices are USD per million tokens, written as decimal strings; a price
  * "version" is the set of rates in force from an effective date (or in a time-of-day window).
@@ -77,4 +79,38 @@ export interface PriceSnapshot {
   discount_percent?: string | null;
   discount_scope?: string | null;
   cost: string;
+}
+
+/** Who set an override or discount; at equal start dates api beats env beats config. */
+export type OverrideOrigin = 'config' | 'env' | 'api';
+
+/** A price override for provider/region/model from effective_from (config, env or API). */
+export interface OverrideRow {
+  provider: string;
+  /** '*' for every region. */
+  region: string;
+  model: string;
+  spec: PriceSpec;
+  effective_from: Date;
+  origin: OverrideOrigin;
+  id?: string;
+  note?: string | null;
+}
+
+/** A negotiated discount for a provider and/or a team from effective_from. */
+export interface DiscountRow {
+  provider: string | null;
+  team: string | null;
+  /** Percent off, decimal string ("12.5"). */
+  percent: string;
+  effective_from: Date;
+  origin: OverrideOrigin;
+  id?: string;
+  note?: string | null;
+}
+
+/** A newer catalog loaded at run time (`tollgate prices update`), in force from `from` (epoch ms). */
+export interface CatalogVersion {
+  from: number;
+  catalog: Catalog;
 }
