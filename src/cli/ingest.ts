@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import cliProgress from 'cli-progress';
-import { fail } from './common.ts';
+import pRetry from 'p-retry';
+import { CliError, fail } from './common.ts';
 
 interface Checkpoint {
   file: string;
@@ -21,34 +22,39 @@ interface Options {
   progress: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type BatchResult = { accepted: number; duplicates: number; rejected: Array<{ index: number; error: string }> };
 
-async function postBatch(url: string, key: string, events: unknown[]): Promise<{ accepted: number; duplicates: number; rejected: Array<{ index: number; error: string }> }> {
-  for (let attempt = 0; ; attempt++) {
-    let res: Response;
-    try {
-      res = await fetch(`${url.replace(/\/$/, '')}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/cloudevents-batch+json', authorization: `Bearer ${key}` },
-        body: JSON.stringify(events),
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-      if (attempt >= 3) fail(`cannot reach Tollgate at ${url} (${cause}): is \`tollgate serve\` running there? (--url or TOLLGATE_URL)`);
-      await sleep(250 * 2 ** attempt);
-      continue;
-    }
-    const body = (await res.json().catch(() => ({}))) as any;
-    if (res.status === 202) return body;
-    // Every event of the batch was rejected: not a transport failure, the counts are in the error.
-    if (res.status === 400 && body?.error?.code === 'ALL_REJECTED') return { accepted: 0, duplicates: 0, rejected: body.error.rejected };
-    if ((res.status >= 500 || res.status === 429) && attempt < 6) {
-      await sleep(250 * 2 ** attempt);
-      continue;
-    }
-    if (res.status === 401 || res.status === 403) fail(`the server refused the key (${res.status} ${body?.error?.code ?? ''}): ${body?.error?.message ?? ''} — pass a key with the ingest scope (--key or TOLLGATE_API_KEY)`);
-    fail(`the server answered ${res.status}${body?.error?.code ? ` ${body.error.code}` : ''}: ${body?.error?.message ?? JSON.stringify(body).slice(0, 300)}`);
-  }
+/**
+ * One batch, retried (p-retry, 250 ms doubling) while the server is unreachable (4 tries) or answers
+ * 429/5xx (7 tries); any other answer is final: a one-line failure saying what to do.
+ */
+async function postBatch(url: string, key: string, events: unknown[]): Promise<BatchResult> {
+  let unreachable = 0;
+  return pRetry(
+    async () => {
+      let res: Response;
+      try {
+        res = await fetch(`${url.replace(/\/$/, '')}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/cloudevents-batch+json', authorization: `Bearer ${key}` },
+          body: JSON.stringify(events),
+        });
+      } catch (e) {
+        const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+        if (++unreachable > 3) fail(`cannot reach Tollgate at ${url} (${cause}): is \`tollgate serve\` running there? (--url or TOLLGATE_URL)`);
+        throw e;
+      }
+      const body = (await res.json().catch(() => ({}))) as any;
+      if (res.status === 202) return body as BatchResult;
+      // Every event of the batch was rejected: not a transport failure, the counts are in the error.
+      if (res.status === 400 && body?.error?.code === 'ALL_REJECTED') return { accepted: 0, duplicates: 0, rejected: body.error.rejected };
+      const what = `the server answered ${res.status}${body?.error?.code ? ` ${body.error.code}` : ''}: ${body?.error?.message ?? JSON.stringify(body).slice(0, 300)}`;
+      if (res.status >= 500 || res.status === 429) throw new Error(what);
+      if (res.status === 401 || res.status === 403) fail(`the server refused the key (${res.status} ${body?.error?.code ?? ''}): ${body?.error?.message ?? ''} — pass a key with the ingest scope (--key or TOLLGATE_API_KEY)`);
+      fail(what);
+    },
+    { retries: 6, minTimeout: 250, factor: 2, randomize: false, shouldRetry: ({ error }) => !(error instanceof CliError) },
+  ).catch((e: Error) => (e instanceof CliError ? Promise.reject(e) : fail(e.message)));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pRetry, { AbortError } from 'p-retry';
 
 /**
  * Ingest client for apps that call providers themselves: events are batched, sent to
@@ -48,26 +49,29 @@ export function createIngestClient(o: IngestClientOptions): IngestClient {
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
 
-  const send = async (batch: Record<string, unknown>[]) => {
-    for (let attempt = 0; ; attempt++) {
-      let retryAfter: number | undefined;
-      try {
+  // Retries 429/5xx/network failures with jittered exponential backoff (p-retry), waiting at least
+  // what Retry-After asks; any other answer is final. A batch that still fails goes to onError.
+  const send = (batch: Record<string, unknown>[]) =>
+    pRetry(
+      async () => {
         const res = await f(url, { method: 'POST', headers: { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify(batch) });
         if (res.ok) return;
         const text = await res.text();
-        if (res.status !== 429 && res.status < 500) throw Object.assign(new Error(`Tollgate rejected the batch: HTTP ${res.status} ${text.slice(0, 300)}`), { final: true });
+        if (res.status !== 429 && res.status < 500) throw new AbortError(`Tollgate rejected the batch: HTTP ${res.status} ${text.slice(0, 300)}`);
         const ra = Number(res.headers.get('retry-after'));
-        if (ra > 0) retryAfter = ra * 1000;
-        if (attempt >= maxRetries) throw new Error(`Tollgate answered HTTP ${res.status} after ${attempt + 1} attempts`);
-      } catch (e) {
-        if ((e as { final?: boolean }).final || attempt >= maxRetries) {
-          o.onError?.(e as Error, batch);
-          return;
-        }
-      }
-      await sleep(retryAfter ?? Math.min(30_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
-    }
-  };
+        throw Object.assign(new Error(`Tollgate answered HTTP ${res.status}`), { retryAfterMs: ra > 0 ? ra * 1000 : 0 });
+      },
+      {
+        retries: maxRetries,
+        minTimeout: 100,
+        maxTimeout: 30_000,
+        randomize: true,
+        onFailedAttempt: async ({ error, retriesLeft }) => {
+          const wait = (error as { retryAfterMs?: number }).retryAfterMs;
+          if (wait && retriesLeft > 0) await sleep(wait);
+        },
+      },
+    ).catch((e: Error) => o.onError?.(e, batch));
   const flush = () => {
     if (timer) {
       clearTimeout(timer);

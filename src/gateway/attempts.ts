@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
+import { Agent } from 'undici';
 import { ApiError } from '../shared/errors.ts';
 import { isPromise, type Awaitable } from '../shared/awaitable.ts';
 import type { ResolvedProvider } from './config.ts';
@@ -29,22 +29,8 @@ export interface AttemptDeps {
  * connection error. The answer goes to the client whole (non-streaming) or through the relay.
  */
 export function createAttempts(d: AttemptDeps) {
-  const pools = new Map<string, Pool>();
-  const pool = (origin: string) => {
-    let p = pools.get(origin);
-    if (!p) {
-      p = new Pool(origin, { connections: 256, keepAliveTimeout: 30_000 });
-      pools.set(origin, p);
-    }
-    return p;
-  };
-
-  /** The targets that serve this call's operation. */
-  function targetsOf(call: Call): ResolvedProvider[] {
-    const targets = call.route.targets.map((t) => d.providers.get(t)!).filter((p) => p.family.operations.includes(call.op));
-    if (!targets.length) throw new ApiError({ type: 'invalid_request', code: 'UNSUPPORTED_OPERATION', message: `route "${call.route.name}" has no upstream that serves ${call.op}` });
-    return targets;
-  }
+  // One keep-alive pool per upstream origin, made on first use.
+  const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
 
   /**
    * Starts one attempt; its head (or its failure) settles `attempt.head`, within `timeoutMs`. An
@@ -56,7 +42,7 @@ export function createAttempts(d: AttemptDeps) {
     client.attempt = attempt;
     attempt.deadline(timeoutMs, newTimeout);
     if (!provider.family.sign) {
-      pool(up.origin).dispatch({ path: up.path, method: 'POST', headers: up.headers, body: up.body }, attempt);
+      agent.dispatch({ origin: up.origin, path: up.path, method: 'POST', headers: up.headers, body: up.body }, attempt);
       return attempt;
     }
     return sendSigned(up, provider, attempt);
@@ -73,13 +59,13 @@ export function createAttempts(d: AttemptDeps) {
       return attempt;
     }
     // The client may have left while the request was being signed.
-    if (!attempt.failed) pool(up.origin).dispatch({ path: up.path, method: 'POST', headers, body: up.body }, attempt);
+    if (!attempt.failed) agent.dispatch({ origin: up.origin, path: up.path, method: 'POST', headers, body: up.body }, attempt);
     return attempt;
   }
 
   /** Runs the call's attempts until one answers (or the last fails); the call has ended (record) when this settles. */
   async function run(call: Call, req: GatewayRequest, reply: GatewayReply, client: ClientSide): Promise<void> {
-    const targets = targetsOf(call);
+    const targets = targetsOf(call, d.providers);
     // OpenAI chat streams: ask for the usage chunk, and hide it if the client did not ask.
     const hide = call.op === 'chat' && call.stream && !asksForUsage(call.body);
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
@@ -108,7 +94,7 @@ export function createAttempts(d: AttemptDeps) {
           d.record.attemptFailed(call, provider, i + 1, error, status);
           continue;
         }
-        failed(call, provider, i + 1, error, status, last);
+        failed(d.record, call, provider, i + 1, error, status, last);
         if (status === 499) return void reply.hijack();
         throw new ApiError({ type: 'upstream_error', code: timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNREACHABLE', message: `the upstream ${provider.name} ${timedOut ? `did not answer within the timeout` : 'could not be reached'}`, status: timedOut ? 504 : 502 });
       }
@@ -130,52 +116,58 @@ export function createAttempts(d: AttemptDeps) {
         } catch (e) {
           // The body broke off after the head: nothing of it reached the client yet.
           const status = client.gone ? 499 : 502;
-          failed(call, provider, i + 1, `upstream response failed: ${errorText(e)}`, status, last);
+          failed(d.record, call, provider, i + 1, `upstream response failed: ${errorText(e)}`, status, last);
           if (status === 499) return void reply.hijack();
           throw new ApiError({ type: 'upstream_error', code: 'UPSTREAM_UNREACHABLE', message: `the upstream ${provider.name} failed while sending its response`, status: 502 });
         }
       }
-      answer(call, reply, up, provider, upCall, buf, tSend, preOverhead, i + 1);
+      answer(d, call, reply, up, provider, upCall, buf, tSend, preOverhead, i + 1);
       return;
     }
-  }
-
-  /** The call ends with a failed attempt (the last, or the client left): its event keeps the attempt's id suffix. */
-  function failed(call: Call, provider: ResolvedProvider, attempt: number, error: string, status: number, last: boolean) {
-    d.record.end(call, provider, { status, fields: { latency_ms: Math.round(performance.now() - call.t0), attempt, error } }, last ? '' : `_a${attempt}`);
-  }
-
-  /** A non-streaming answer: sent to the client as it came, then read for usage and recorded. */
-  function answer(call: Call, reply: GatewayReply, up: UpstreamRequest, provider: ResolvedProvider, upCall: UpstreamCall, buf: Buffer, tSend: number, preOverhead: number, attempt: number) {
-    const res = reply.raw;
-    const tUp = performance.now();
-    reply.hijack();
-    res.writeHead(upCall.status, responseHeaders(upCall.headers, call.extraHeaders, buf.length));
-    res.end(buf);
-    d.metrics.overhead(call.route.name, (preOverhead + (performance.now() - tUp)) / 1000);
-    d.metrics.upstream(provider.provider_name, (tUp - tSend) / 1000);
-    let usage: Usage | undefined;
-    const fields: Record<string, unknown> = { latency_ms: Math.round(tUp - call.t0), attempt };
-    if (upCall.status < 300) {
-      let j: unknown;
-      try {
-        j = JSON.parse(buf.toString('utf8'));
-      } catch {
-        /* not JSON */
-      }
-      const o = up.spec.usageFromResponse(up.op, j);
-      usage = o.usage ?? provider.family.usageFromHeaders?.(upCall.headers);
-      if (o.model) fields.model = o.model;
-    } else fields.error = buf.toString('utf8').slice(0, 500);
-    if (fields.model && fields.model !== call.model) fields.requested_model = call.model;
-    d.record.end(call, provider, { status: upCall.status, usage, fields });
   }
 
   return {
     run,
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.close().catch(() => {})));
-      pools.clear();
+      await agent.close().catch(() => {});
     },
   };
+}
+
+/** The targets that serve this call's operation. */
+function targetsOf(call: Call, providers: Map<string, ResolvedProvider>): ResolvedProvider[] {
+  const targets = call.route.targets.map((t) => providers.get(t)!).filter((p) => p.family.operations.includes(call.op));
+  if (!targets.length) throw new ApiError({ type: 'invalid_request', code: 'UNSUPPORTED_OPERATION', message: `route "${call.route.name}" has no upstream that serves ${call.op}` });
+  return targets;
+}
+
+/** The call ends with a failed attempt (the last, or the client left): its event keeps the attempt's id suffix. */
+function failed(record: RecordStage, call: Call, provider: ResolvedProvider, attempt: number, error: string, status: number, last: boolean) {
+  record.end(call, provider, { status, fields: { latency_ms: Math.round(performance.now() - call.t0), attempt, error } }, last ? '' : `_a${attempt}`);
+}
+
+/** A non-streaming answer: sent to the client as it came, then read for usage and recorded. */
+function answer(d: Pick<AttemptDeps, 'metrics' | 'record'>, call: Call, reply: GatewayReply, up: UpstreamRequest, provider: ResolvedProvider, upCall: UpstreamCall, buf: Buffer, tSend: number, preOverhead: number, attempt: number) {
+  const res = reply.raw;
+  const tUp = performance.now();
+  reply.hijack();
+  res.writeHead(upCall.status, responseHeaders(upCall.headers, call.extraHeaders, buf.length));
+  res.end(buf);
+  d.metrics.overhead(call.route.name, (preOverhead + (performance.now() - tUp)) / 1000);
+  d.metrics.upstream(provider.provider_name, (tUp - tSend) / 1000);
+  let usage: Usage | undefined;
+  const fields: Record<string, unknown> = { latency_ms: Math.round(tUp - call.t0), attempt };
+  if (upCall.status < 300) {
+    let j: unknown;
+    try {
+      j = JSON.parse(buf.toString('utf8'));
+    } catch {
+      /* not JSON */
+    }
+    const o = up.spec.usageFromResponse(up.op, j);
+    usage = o.usage ?? provider.family.usageFromHeaders?.(upCall.headers);
+    if (o.model) fields.model = o.model;
+  } else fields.error = buf.toString('utf8').slice(0, 500);
+  if (fields.model && fields.model !== call.model) fields.requested_model = call.model;
+  d.record.end(call, provider, { status: upCall.status, usage, fields });
 }

@@ -66,6 +66,61 @@ const errText = (err: unknown) => (err instanceof Error ? err.message : String(e
 const idOf = (e: Event) => (typeof e.id === 'string' ? e.id : undefined);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
+interface Writer {
+  ingest: RecorderOptions['ingest'];
+  logger?: Logger;
+  drop(events: Event[], why: string, err?: unknown): void;
+}
+
+/** Ingest answered: events it rejected are not stored (they are kept in rejected_events). */
+function noteRejected(w: Writer, batch: Event[], result: unknown) {
+  const rejected = (result as { rejected?: Array<{ index: number; error: string }> } | undefined)?.rejected;
+  if (!rejected?.length) return;
+  w.drop(
+    rejected.map((r) => batch[r.index]!).filter(Boolean),
+    `ingest rejected them (first: ${rejected[0]!.error})`,
+  );
+}
+
+/**
+ * Writes a batch, splitting one the store refuses until the refused event stands alone.
+ * Returns the events still to write when the store turned out to be unreachable; `stored` says
+ * whether anything of this run was written (an `unknown` failure of one event alone is taken as
+ * a refusal only then: the store is evidently up).
+ */
+async function writeBatch(w: Writer, batch: Event[], run: { stored: boolean }): Promise<Event[] | undefined> {
+  let err: unknown;
+  try {
+    noteRejected(w, batch, await w.ingest(batch));
+    run.stored = true;
+    return undefined;
+  } catch (e) {
+    err = e;
+  }
+  const kind = classifyStoreError(err);
+  const code = (err as { code?: unknown }).code;
+  if (kind === 'unreachable') {
+    w.logger?.warn({ err: errText(err), events: batch.length }, 'gateway could not reach the store; will retry');
+    return batch;
+  }
+  if (code === 'ALL_REJECTED') {
+    w.drop(batch, `ingest rejected them (${errText(err)})`);
+    return undefined;
+  }
+  if (batch.length === 1) {
+    if (kind === 'refused' || run.stored) {
+      w.drop(batch, 'the store refused the event', err);
+      return undefined;
+    }
+    w.logger?.warn({ err: errText(err), events: 1 }, 'gateway could not record an event; will retry');
+    return batch;
+  }
+  const mid = batch.length >> 1;
+  const left = await writeBatch(w, batch.slice(0, mid), run);
+  if (left) return left.concat(batch.slice(mid));
+  return writeBatch(w, batch.slice(mid), run);
+}
+
 export function createRecorder(o: RecorderOptions): Recorder {
   let buf: Event[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -84,54 +139,7 @@ export function createRecorder(o: RecorderOptions): Recorder {
     o.onDrop?.(events.length);
   };
 
-  /** Ingest answered: events it rejected are not stored (they are kept in rejected_events). */
-  const noteRejected = (batch: Event[], result: unknown) => {
-    const rejected = (result as { rejected?: Array<{ index: number; error: string }> } | undefined)?.rejected;
-    if (!rejected?.length) return;
-    drop(
-      rejected.map((r) => batch[r.index]!).filter(Boolean),
-      `ingest rejected them (first: ${rejected[0]!.error})`,
-    );
-  };
-
-  /**
-   * Writes a batch, splitting one the store refuses until the refused event stands alone.
-   * Returns the events still to write when the store turned out to be unreachable; `stored` says
-   * whether anything of this run was written (an `unknown` failure of one event alone is taken as
-   * a refusal only then: the store is evidently up).
-   */
-  const store = async (batch: Event[], run: { stored: boolean }): Promise<Event[] | undefined> => {
-    let err: unknown;
-    try {
-      noteRejected(batch, await o.ingest(batch));
-      run.stored = true;
-      return undefined;
-    } catch (e) {
-      err = e;
-    }
-    const kind = classifyStoreError(err);
-    const code = (err as { code?: unknown }).code;
-    if (kind === 'unreachable') {
-      o.logger?.warn({ err: errText(err), events: batch.length }, 'gateway could not reach the store; will retry');
-      return batch;
-    }
-    if (code === 'ALL_REJECTED') {
-      drop(batch, `ingest rejected them (${errText(err)})`);
-      return undefined;
-    }
-    if (batch.length === 1) {
-      if (kind === 'refused' || run.stored) {
-        drop(batch, 'the store refused the event', err);
-        return undefined;
-      }
-      o.logger?.warn({ err: errText(err), events: 1 }, 'gateway could not record an event; will retry');
-      return batch;
-    }
-    const mid = batch.length >> 1;
-    const left = await store(batch.slice(0, mid), run);
-    if (left) return left.concat(batch.slice(mid));
-    return store(batch.slice(mid), run);
-  };
+  const writer: Writer = { ingest: o.ingest, logger: o.logger, drop };
 
   // Writes what is buffered when the run starts, no more: events that arrive meanwhile wait for
   // the next tick. Draining until empty made a busy gateway write back-to-back transactions of a
@@ -143,7 +151,7 @@ export function createRecorder(o: RecorderOptions): Recorder {
     while (n > 0) {
       const batch = buf.splice(0, Math.min(n, o.maxEvents));
       n -= batch.length;
-      const left = await store(batch, state);
+      const left = await writeBatch(writer, batch, state);
       if (!left) continue;
       buf = left.concat(buf);
       if (buf.length > maxHeld) drop(buf.splice(0, buf.length - maxHeld), `the store stayed unreachable and more than ${maxHeld} events were held`);

@@ -43,10 +43,11 @@ beforeAll(async () => {
     // /drip: the head and a first chunk at once, a second chunk later, then the end
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('one;');
+    // Far enough apart that a loaded machine still delivers 'one;' alone first.
     setTimeout(() => {
       res.write('two;');
       setTimeout(() => res.end(), 30);
-    }, 30);
+    }, 300);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
@@ -87,7 +88,7 @@ describe('UpstreamCall', () => {
     const tape = new Tape();
     call.pipe(tape);
     expect(tape.chunks).toEqual(['one;']);
-    await tick(150);
+    await tick(600);
     expect(tape.chunks.join('')).toBe('one;two;');
     expect(tape.lasts.every((l) => !l)).toBe(true); // the body was not all here when the sink came
     expect(tape.ended).toBe(true);

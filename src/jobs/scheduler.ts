@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
+import { claimRun, failedWindows, finishRun, lastRuns, lastWindow } from './runs-store.ts';
 
 /**
  * A small scheduler: croner does the cron math, `job_runs` (UNIQUE job + window_start) records each
@@ -133,25 +134,19 @@ export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { re
     busy.add(name);
     try {
       const r = await db.tryLock(jobLockKey(name), async (conn) => {
-        const claimed = await conn.query<{ id: string }>(
-          `INSERT INTO job_runs (job, window_start, status, started_at) VALUES ($1, $2, 'running', $3)
-           ON CONFLICT (job, window_start) DO UPDATE SET status = 'running', started_at = excluded.started_at, finished_at = NULL, error = NULL
-             WHERE (job_runs.status = 'running' AND job_runs.started_at <= $5) OR (job_runs.status = 'failed' AND job_runs.finished_at <= $4)
-           RETURNING id`,
-          // On PostgreSQL we hold the lock, so a 'running' row is a run whose process died: take it over.
-          // PGlite's lock is only this process's, so there a 'running' row is taken over once it is stale.
-          [name, ws, now.toISOString(), new Date(now.getTime() - retryAfterMs).toISOString(), new Date(now.getTime() - (db.kind === 'postgres' ? 0 : STALE_MS)).toISOString()],
-        );
-        if (!claimed.rows.length) return { job: name, window_start: ws, status: 'skipped' } as JobRun;
-        const id = claimed.rows[0]!.id;
+        // On PostgreSQL we hold the lock, so a 'running' row is a run whose process died: take it over.
+        // PGlite's lock is only this process's, so there a 'running' row is taken over once it is stale.
+        const staleBefore = new Date(now.getTime() - (db.kind === 'postgres' ? 0 : STALE_MS));
+        const id = await claimRun(conn, name, ws, now, new Date(now.getTime() - retryAfterMs), staleBefore);
+        if (!id) return { job: name, window_start: ws, status: 'skipped' } as JobRun;
         try {
           const result = await job.fn({ job: name, windowStart, now });
-          await conn.query(`UPDATE job_runs SET status = 'ok', finished_at = $2, result = $3::jsonb WHERE id = $1`, [id, clock.now().toISOString(), JSON.stringify(result ?? null)]);
+          await finishRun(conn, id, clock.now(), { result });
           return { job: name, window_start: ws, status: 'ok', result } as JobRun;
         } catch (e) {
           const msg = (e as Error).message ?? String(e);
           logger.error({ err: e, job: name, window: ws }, `job ${name} failed`);
-          await conn.query(`UPDATE job_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1`, [id, clock.now().toISOString(), msg]);
+          await finishRun(conn, id, clock.now(), { error: msg });
           return { job: name, window_start: ws, status: 'failed', error: msg } as JobRun;
         }
       });
@@ -164,16 +159,11 @@ export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { re
   async function dueWindows(name: string, now: Date): Promise<Date[]> {
     const j = jobs.get(name);
     if (!j) throw new Error(`no job named ${name}`);
-    const last = await db.query<{ window_start: Date | string }>(`SELECT max(window_start) AS window_start FROM job_runs WHERE job = $1`, [name]);
-    const lastWindow = last.rows[0]?.window_start ? new Date(last.rows[0].window_start) : null;
-    const fresh = windowsBetween(j.cron, lastWindow, now, j.catchUp);
+    const fresh = windowsBetween(j.cron, await lastWindow(db, name), now, j.catchUp);
     // Failed windows at or before the last one, due for a retry, go first (they are the oldest).
-    const failed = await db.query<{ window_start: Date | string }>(
-      `SELECT window_start FROM job_runs WHERE job = $1 AND status = 'failed' AND finished_at <= $2 ORDER BY window_start`,
-      [name, new Date(now.getTime() - retryAfterMs).toISOString()],
-    );
+    const failed = await failedWindows(db, name, new Date(now.getTime() - retryAfterMs));
     const seen = new Set(fresh.map((d) => d.getTime()));
-    const retry = failed.rows.map((r) => new Date(r.window_start)).filter((d) => !seen.has(d.getTime()));
+    const retry = failed.filter((d) => !seen.has(d.getTime()));
     return [...retry, ...fresh].sort((a, b) => a.getTime() - b.getTime());
   }
 
@@ -208,24 +198,9 @@ export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { re
     jobs: () => [...jobs.keys()],
     has: (name) => jobs.has(name),
     async list(now = clock.now()) {
-      const rows = await db.query<{ job: string; window_start: Date | string; status: string; error: string | null; finished_at: Date | string | null }>(
-        `SELECT DISTINCT ON (job) job, window_start, status, error, finished_at FROM job_runs ORDER BY job, window_start DESC`,
-      );
-      const last = new Map(rows.rows.map((r) => [r.job, r]));
-      const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
-      return [...jobs.values()].map((j) => {
-        const r = last.get(j.name);
-        return {
-          name: j.name,
-          schedule: j.pattern,
-          tz: j.tz,
-          last_window: iso(r?.window_start),
-          last_status: r?.status ?? null,
-          last_error: r?.error ?? null,
-          last_finished_at: iso(r?.finished_at),
-          next_run: iso(j.cron.nextRun(now)),
-        };
-      });
+      const last = await lastRuns(db);
+      const none = { last_window: null, last_status: null, last_error: null, last_finished_at: null };
+      return [...jobs.values()].map((j) => ({ name: j.name, schedule: j.pattern, tz: j.tz, ...(last.get(j.name) ?? none), next_run: j.cron.nextRun(now)?.toISOString() ?? null }));
     },
     start(tickMs = 30_000) {
       if (timer) return;

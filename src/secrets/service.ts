@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import { ApiError, badRequest } from '../shared/errors.ts';
-import { localKeyProvider, open, parseMasterKey, seal, SecretCryptoError, type KeyProvider } from './crypto.ts';
+import { open, parseMasterKey, seal, SecretCryptoError, type KeyProvider } from './crypto.ts';
 import { secretStore, type SecretMetaRow } from './store.ts';
 
 export interface SecretMeta {
@@ -134,8 +134,4 @@ export function loadMasterKey(src: MasterKeySource, create = true): Buffer {
   writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return key;
-}
-
-export function localProviderFrom(src: MasterKeySource): () => Promise<KeyProvider> {
-  return async () => localKeyProvider(loadMasterKey(src));
 }

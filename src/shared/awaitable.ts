@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Clock } from './clock.ts';
 
 /**
@@ -22,30 +23,29 @@ export interface TtlCache<K, V> {
 }
 
 /**
- * A small read-through cache for lookups on a hot path (keys, policies, credentials): a hit costs
- * a map lookup and answers synchronously. Entries live `ttlMs` from when their load began; past
- * `maxSize` entries the map is emptied (these maps hold few live entries; a flood of made-up keys
- * must not grow them).
+ * A read-through cache for lookups on a hot path (keys, policies, credentials): a hit costs a map
+ * lookup and answers synchronously (an entry is fresh for `ttlMs` after it is stored); concurrent misses for one key share one load (lru-cache's
+ * `fetch`). Entries live `ttlMs` on the clock passed in (tests freeze it); past `maxSize` the least
+ * recently used go, so a flood of made-up keys cannot grow it. Values may be `undefined` (a
+ * remembered "none"), hence the box.
  */
-export function ttlCache<K, V>(o: { clock: Clock; ttlMs: number; load: (key: K) => Promise<V>; maxSize?: number }): TtlCache<K, V> {
-  const map = new Map<K, { v: V; until: number }>();
-  const maxSize = o.maxSize ?? 10_000;
+export function ttlCache<K extends {}, V>(o: { clock: Clock; ttlMs: number; load: (key: K) => Promise<V>; maxSize?: number }): TtlCache<K, V> {
+  const lru = new LRUCache<K, { v: V }>({
+    max: o.maxSize ?? 10_000,
+    ttl: o.ttlMs,
+    ttlResolution: 0,
+    // A delete/clear (a revoked key) during a load must not fail the request waiting on it.
+    ignoreFetchAbort: true,
+    perf: { now: () => o.clock.now().getTime() },
+    fetchMethod: async (key) => ({ v: await o.load(key) }),
+  });
   return {
     get(key) {
-      const now = o.clock.now().getTime();
-      const hit = map.get(key);
-      if (hit && hit.until > now) return hit.v;
-      return o.load(key).then((v) => {
-        if (map.size >= maxSize) map.clear();
-        map.set(key, { v, until: now + o.ttlMs });
-        return v;
-      });
+      const hit = lru.get(key);
+      return hit ? hit.v : lru.fetch(key).then((b) => b!.v);
     },
-    peek(key) {
-      const hit = map.get(key);
-      return hit && hit.until > o.clock.now().getTime() ? hit.v : undefined;
-    },
-    delete: (key) => void map.delete(key),
-    clear: () => map.clear(),
+    peek: (key) => lru.get(key)?.v,
+    delete: (key) => void lru.delete(key),
+    clear: () => lru.clear(),
   };
 }
