@@ -9,8 +9,7 @@ import type { MeterService } from '../meters/service.ts';
 import type { Scheduler } from '../jobs/scheduler.ts';
 import type { PricingService } from '../pricing/index.ts';
 import { alertsForecaster } from './alerts-forecast.ts';
-import { registerSummaryRoutes } from './routes.ts';
-import { registerAnalysisRoutes } from './analysis-routes.ts';
+import { registerAnalysisRoutes } from './routes/index.ts';
 import { DEFAULT_MIN_IMPACT, scanAnomalies } from './anomaly-service.ts';
 import type { Measure } from './series.ts';
 import type { EventLister } from './latency.ts';
@@ -52,7 +51,6 @@ export function wireAnalysis(d: {
 }): Analysis {
   const pricing = d.pricing ?? null;
   const minImpact = { ...DEFAULT_MIN_IMPACT, ...(d.options?.minImpact ?? {}) };
-  registerSummaryRoutes(d.server, { keys: d.keys, rollups: d.rollups, clock: d.clock, defaultTz: d.tz });
   registerAnalysisRoutes(d.server, { keys: d.keys, db: d.db, rollups: d.rollups, meters: d.meters, pricing, clock: d.clock, signals: d.signals, defaultTz: d.tz, minImpact, events: d.events });
   const schedule = d.options?.scanSchedule === undefined ? '7 * * * *' : d.options.scanSchedule;
   if (d.scheduler && schedule) {
