@@ -1,9 +1,11 @@
+import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client.ts';
 import { useFilters } from '../filters.tsx';
 import { useCanWrite, useSession } from '../session.tsx';
 import { Level, Loadable, NotAvailable, Section, Table } from '../ui.tsx';
 import { dateTime, num } from '../format.ts';
+import { describeCondition, RuleForm, type Rule } from './AlertRuleForm.tsx';
 
 export default function Alerts() {
   const qc = useQueryClient();
@@ -15,10 +17,16 @@ export default function Alerts() {
   const notes = useQuery({ queryKey: ['notifications'], enabled: session.features.notifications !== false, queryFn: () => api.get('/v1/notifications', { query: { limit: 100 } }) });
   const toggle = useMutation({ mutationFn: (r: { id: string; enabled: boolean }) => api.patch('/v1/alerts/rules/{id}', { params: { id: r.id }, body: { enabled: r.enabled } as never }), onSuccess: () => qc.invalidateQueries({ queryKey: ['alert-rules'] }) });
   const test = useMutation({ mutationFn: (id: string) => api.post('/v1/alerts/rules/{id}/test', { params: { id } }), onSuccess: () => qc.invalidateQueries({ queryKey: ['alert-history'] }) });
+  // The rule being edited ('new': the create form); admin keys only.
+  const [editing, setEditing] = useState<Rule | 'new' | null>(null);
   const read = useMutation({ mutationFn: (id: string) => api.post('/v1/notifications/{id}/read', { params: { id } }), onSuccess: () => qc.invalidateQueries({ queryKey: ['notifications'] }) });
   return (
     <div className="alerts">
-      <Section title="Rules">
+      <Section
+        title="Rules"
+        actions={canWrite && editing === null ? <button onClick={() => setEditing('new')}>New rule</button> : undefined}
+      >
+        {canWrite && editing !== null ? <RuleForm key={editing === 'new' ? 'new' : editing.id} rule={editing === 'new' ? undefined : editing} onDone={() => setEditing(null)} /> : null}
         <Loadable q={rules} what="alert rules" empty={(d) => d.data.length === 0}>
           {(d) => (
             <Table
@@ -27,11 +35,16 @@ export default function Alerts() {
               rows={d.data.map((r) => ({
                 name: r.name,
                 on: r.on,
-                condition: Object.keys(r.condition ?? {}).length ? JSON.stringify(r.condition) : '—',
+                condition: describeCondition(r),
                 channels: r.channels.map((c) => String(c.type)).join(', '),
                 dedup: `${num(r.effective_dedup_window_s / 3600, 1)} h`,
                 enabled: canWrite ? <input type="checkbox" aria-label={`enable ${r.name}`} checked={r.enabled} onChange={(e) => toggle.mutate({ id: r.id, enabled: e.target.checked })} /> : r.enabled ? 'yes' : 'no',
-                actions: canWrite ? <button className="secondary" onClick={() => test.mutate(r.id)}>Send test</button> : '',
+                actions: canWrite ? (
+                  <span className="row-actions">
+                    <button className="secondary" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>Edit</button>
+                    <button className="secondary" onClick={() => test.mutate(r.id)}>Send test</button>
+                  </span>
+                ) : '',
               }))}
             />
           )}

@@ -78,6 +78,9 @@ export function Overview() {
   const cost = useMemo(() => pivot(rows, 'provider', (r) => Number(r.cost)), [rows]);
   const tokens = useMemo(() => pivot(rows, 'model', (r) => tokensOf(r)), [rows]);
   const zoneNote = `Day (${filters.tz})`;
+  // Memoised: a new option object re-draws the chart, and the page re-renders on every live event.
+  const costOption = useMemo(() => stackedBars({ categories: cost.days, series: cost.series, xName: zoneNote, yName: 'Cost (USD)', money: true }), [cost, zoneNote]);
+  const tokensOption = useMemo(() => stackedBars({ categories: tokens.days, series: tokens.series, xName: zoneNote, yName: 'Tokens (input + cache + output)' }), [tokens, zoneNote]);
   const c = filtered ? cards.data : summary.data;
   return (
     <div className="overview" data-ready={summary.isSuccess && !pending ? 'true' : 'false'}>
@@ -109,12 +112,12 @@ export function Overview() {
       <div className="grid2">
         <Section title="Daily cost by provider">
           {pending ? <p className="state loading" role="status">Loading daily cost…</p> : error ? <p className="state error" role="alert">Could not load usage: {(error as Error).message}</p> : rows.length === 0 ? <p className="state empty">No usage in this range for these filters.</p> : (
-            <Chart label="Daily cost by provider, stacked" option={stackedBars({ categories: cost.days, series: cost.series, xName: zoneNote, yName: 'Cost (USD)', money: true })} />
+            <Chart label="Daily cost by provider, stacked" option={costOption} />
           )}
         </Section>
         <Section title="Tokens by model">
           {pending ? <p className="state loading" role="status">Loading tokens…</p> : error ? <p className="state error" role="alert">Could not load usage: {(error as Error).message}</p> : rows.length === 0 ? <p className="state empty">No usage in this range for these filters.</p> : (
-            <Chart label="Daily tokens by model, stacked" option={stackedBars({ categories: tokens.days, series: tokens.series, xName: zoneNote, yName: 'Tokens (input + cache + output)' })} />
+            <Chart label="Daily tokens by model, stacked" option={tokensOption} />
           )}
         </Section>
       </div>

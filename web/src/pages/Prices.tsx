@@ -29,8 +29,52 @@ interface UnpricedResponse {
   hint?: string;
 }
 
+/** POST /v1/prices/reprice's answer (src/pricing/routes.ts; RepriceProgress). */
+interface RepriceResult {
+  from: string;
+  to: string;
+  all: boolean;
+  total: number;
+  scanned: number;
+  updated: number;
+  priced: number;
+  still_unpriced: number;
+}
+
 const rate = (v: unknown) => (v === undefined || v === null ? '—' : `$${v}`);
 const PAGE = 100;
+
+/**
+ * Reprice stored llm.usage events over the filter bar's range (the unpriced ones, or all of them):
+ * after an override or a newer catalog, past events follow. Admin keys only.
+ */
+function Reprice() {
+  const qc = useQueryClient();
+  const { range, filters } = useFilters();
+  const [all, setAll] = useState(false);
+  const m = useMutation({
+    mutationFn: () => call<RepriceResult>('POST', '/v1/prices/reprice', { body: { from: range.from, to: range.to, all } }),
+    // Costs changed: every usage read is stale.
+    onSuccess: () => qc.invalidateQueries({ predicate: (q) => q.queryKey[0] !== 'session' && q.queryKey[0] !== 'prices' }),
+  });
+  return (
+    <Section title="Reprice stored events">
+      <form className="inline-form" aria-label="Reprice stored events" onSubmit={(e) => { e.preventDefault(); m.mutate(); }}>
+        <span className="note">
+          {range.from.slice(0, 10)} → {range.to.slice(0, 10)} (the filter bar's range, {filters.tz}, to exclusive)
+        </span>
+        <label className="check"><input type="checkbox" name="reprice-all" checked={all} onChange={(e) => setAll(e.target.checked)} />All events (not only the unpriced ones)</label>
+        <button type="submit" disabled={m.isPending}>{m.isPending ? 'Repricing…' : 'Reprice'}</button>
+        {m.isError ? <span className="state error" role="alert">{(m.error as Error).message}</span> : null}
+        {m.data ? (
+          <span className="note" role="status" data-testid="reprice-result">
+            Repriced: {num(m.data.scanned)} of {num(m.data.total)} events read, {num(m.data.updated)} changed, {num(m.data.priced)} now priced, {num(m.data.still_unpriced)} still unpriced.
+          </span>
+        ) : null}
+      </form>
+    </Section>
+  );
+}
 
 export default function Prices() {
   const qc = useQueryClient();
@@ -99,10 +143,11 @@ export default function Prices() {
             <label>Note<input name="ovr-note" value={o.note} onChange={(e) => setO({ ...o, note: e.target.value })} /></label>
             <button type="submit" disabled={put.isPending || !o.provider || !o.model}>Save override</button>
             {put.isError ? <span className="state error" role="alert">{(put.error as Error).message}</span> : null}
-            {put.isSuccess ? <span className="note" role="status">Saved. Reprice past events with POST /v1/prices/reprice.</span> : null}
+            {put.isSuccess ? <span className="note" role="status">Saved. Reprice past events below to apply it to them.</span> : null}
           </form>
         ) : null}
       </Section>
+      {canWrite ? <Reprice /> : null}
       <Section
         title="Catalog (USD per 1M tokens, in force now)"
         actions={<label>Search<input name="price-search" value={search} placeholder="model name" onChange={(e) => setSearch(e.target.value)} /></label>}
