@@ -93,6 +93,11 @@ export function isRollupMeter(m: Pick<Meter, 'slug' | 'origin'>): boolean {
   return m.origin === 'builtin' && Object.hasOwn(LLM_ROLLUP_METERS, m.slug);
 }
 
+/** The groups a query may group by or filter on: the rollup dimensions for the llm_* built-ins, else the meter's own. */
+export function meterGroups(m: Meter): string[] {
+  return isRollupMeter(m) ? [...LLM_ROLLUP_DIMS] : Object.keys(m.group_by);
+}
+
 const LLM_GROUPS: Record<string, string> = Object.fromEntries(LLM_ROLLUP_DIMS.map((d) => [d, d === 'subject' ? '$subject' : `$.${d}`]));
 
 const llm = (slug: string, aggregation: Aggregation, value_property: string | null, description: string): Meter => ({
@@ -169,9 +174,4 @@ export function compileMeter(m: Meter, alias = 'e'): CompiledMeter {
   const names = Object.keys(groupSql).sort();
   const groupKeySql = names.length ? `jsonb_build_object(${names.map((n) => `'${n}', ${groupSql[n]}`).join(', ')})` : `'{}'::jsonb`;
   return { meter: m, valueSql, groupSql, groupKeySql };
-}
-
-/** The event types a meter's maintenance listens to. */
-export function meterMatchesType(m: Meter, type: string): boolean {
-  return m.kind === 'events' && m.event_type === type;
 }
