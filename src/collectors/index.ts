@@ -14,6 +14,7 @@ import { accountsOf, createCollectorService, type CollectorService } from './ser
 import { registerCollectorRoutes, registerReconciliationRoutes, type CollectorInfo } from './routes.ts';
 import { reconcile, type ReconRow } from './reconcile.ts';
 import { DAY_MS, isoDay } from './service.ts';
+import type { CollectorsConfig } from './config.ts';
 import { registerLivekitWebhook, sweepOpenTracks } from './livekit.ts';
 import { createHostMetrics } from './host-metrics.ts';
 import { hostname } from 'node:os';
@@ -49,12 +50,11 @@ const DATA_LAG: Record<string, string> = {
   anthropic: 'usage appears within hours and can change for a few days; each scheduled run re-pulls the last days',
 };
 
-/**
- * Composition block of the collectors domain: provider usage collectors, reconciliation, the
- * LiveKit webhook, host snapshots, their scheduled jobs, and the jobs API routes.
- */
-export function wireCollectors(d: CollectorsDeps): Collectors {
-  registerJobRoutes(d.server, { keys: d.keys, scheduler: d.jobs.scheduler, clock: d.clock, cronSecret: d.config.jobs.cron_secret });
+const PROVIDERS = ['openai', 'anthropic'] as const;
+const enabledIn = (cfg: CollectorsConfig) => (p: CollectorName) => cfg[p].enabled ?? (cfg[p].accounts.length > 0 || !!cfg[p].admin_key);
+
+/** The provider usage collectors: the service, a `collect.<provider>` job per enabled provider, `/v1/collectors*`. */
+function wireProviderCollectors(d: CollectorsDeps): Pick<Collectors, 'service' | 'list'> {
   const cfg = d.config.collectors;
   const store = collectorStore(d.db);
   const service = createCollectorService({
@@ -68,8 +68,8 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
     logger: d.logger,
     sleep: d.sleep,
   });
-  const enabled = (p: CollectorName) => cfg[p].enabled ?? (cfg[p].accounts.length > 0 || !!cfg[p].admin_key);
-  for (const p of ['openai', 'anthropic'] as const) {
+  const enabled = enabledIn(cfg);
+  for (const p of PROVIDERS) {
     if (!enabled(p)) continue;
     d.jobs.scheduler.schedule(`collect.${p}`, cfg[p].schedule, cfg[p].tz, async ({ windowStart }) => {
       const { from, to } = service.scheduledRange(p, windowStart);
@@ -81,7 +81,7 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
   }
   async function list(): Promise<CollectorInfo[]> {
     const [runs, rows, jobs] = await Promise.all([store.lastRuns(), store.totals(), d.jobs.scheduler.list()]);
-    return (['openai', 'anthropic'] as const).map((p) => {
+    return PROVIDERS.map((p) => {
       const r = runs.get(p);
       const job = jobs.find((j) => j.name === `collect.${p}`);
       return {
@@ -100,13 +100,18 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
     });
   }
   registerCollectorRoutes(d.server, { keys: d.keys, collectors: service, list });
+  return { service, list };
+}
 
-  const recon = (date: Date, provider: string, tolerance = cfg.reconciliation.tolerance) => reconcile(d.db, { date, provider, tolerance });
-  registerReconciliationRoutes(d.server, { keys: d.keys, run: recon, tolerance: cfg.reconciliation.tolerance });
+/** Reconciliation: `GET /v1/reconciliation` and the daily `reconcile` job that signals mismatches. */
+function wireReconciliation(d: CollectorsDeps): Pick<Collectors, 'reconcile' | 'reconcileDay'> {
+  const cfg = d.config.collectors.reconciliation;
+  const recon = (date: Date, provider: string, tolerance = cfg.tolerance) => reconcile(d.db, { date, provider, tolerance });
+  registerReconciliationRoutes(d.server, { keys: d.keys, run: recon, tolerance: cfg.tolerance });
   async function reconcileDay(date: Date) {
     let mismatches = 0;
     let providers = 0;
-    for (const p of ['openai', 'anthropic'] as const) {
+    for (const p of PROVIDERS) {
       const rows = await recon(date, p);
       if (!rows.some((r) => r.reported.cost !== '0' || r.reported.input_tokens !== '0')) continue; // nothing reported: nothing to compare
       providers++;
@@ -118,15 +123,16 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
     }
     return { providers, mismatches };
   }
-  if (cfg.reconciliation.enabled) {
+  if (cfg.enabled) {
     // After the collectors: the UTC day before the window's instant.
-    d.jobs.scheduler.schedule('reconcile', cfg.reconciliation.schedule, cfg.reconciliation.tz, ({ windowStart }) =>
-      reconcileDay(new Date(Math.floor(windowStart.getTime() / DAY_MS) * DAY_MS - DAY_MS)),
-    );
+    d.jobs.scheduler.schedule('reconcile', cfg.schedule, cfg.tz, ({ windowStart }) => reconcileDay(new Date(Math.floor(windowStart.getTime() / DAY_MS) * DAY_MS - DAY_MS)));
   }
+  return { reconcile: recon, reconcileDay };
+}
 
-  // LiveKit webhook + the sweep that closes tracks left open past the maximum.
-  const lk = cfg.livekit;
+/** The LiveKit webhook, the sweep that closes tracks left open past the maximum, and host snapshots. */
+function wireMedia(d: CollectorsDeps): Pick<Collectors, 'sweepLivekit' | 'hostMetrics'> {
+  const lk = d.config.collectors.livekit;
   const livekitCredentials = async () => {
     if (lk.api_key && lk.api_secret) return { apiKey: lk.api_key, apiSecret: lk.api_secret };
     const v = await d.secrets.get(lk.credential).catch(() => undefined);
@@ -138,10 +144,17 @@ export function wireCollectors(d: CollectorsDeps): Collectors {
   d.jobs.scheduler.schedule('livekit.sweep', lk.sweep_schedule, 'UTC', () => sweepLivekit(), { catchUp: 1 });
 
   // Host snapshots: only "now" matters, so no catch-up of missed windows.
-  const hm = cfg.host_metrics;
+  const hm = d.config.collectors.host_metrics;
   const hostMetrics = createHostMetrics({ db: d.db, events: d.events, host: hm.host ?? hostname(), procDir: hm.proc_dir, maxSessionMs: lk.max_session_hours * 3_600_000 });
   if (hm.enabled) d.jobs.scheduler.schedule('host.metrics', hm.schedule, 'UTC', async ({ windowStart }) => (await hostMetrics.snapshot(windowStart)).data, { catchUp: 1 });
+  return { sweepLivekit, hostMetrics };
+}
 
-  const c: Collectors = { service, list, reconcile: recon, reconcileDay, sweepLivekit, hostMetrics };
-  return c;
+/**
+ * Composition block of the collectors domain: provider usage collectors, reconciliation, the
+ * LiveKit webhook, host snapshots, their scheduled jobs, and the jobs API routes.
+ */
+export function wireCollectors(d: CollectorsDeps): Collectors {
+  registerJobRoutes(d.server, { keys: d.keys, scheduler: d.jobs.scheduler, clock: d.clock, cronSecret: d.config.jobs.cron_secret });
+  return { ...wireProviderCollectors(d), ...wireReconciliation(d), ...wireMedia(d) };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { WebhookReceiver, type WebhookEvent } from 'livekit-server-sdk';
 import type { App } from '../http/server.ts';
 import type { Db } from '../shared/db/index.ts';
@@ -125,6 +126,9 @@ async function applyTracks(db: Db, id: string, event: string, opens: OpenTrack[]
   });
 }
 
+/** What the webhook answers: the webhook id (LiveKit's, or sha256 of the body) and the events it became (0 for a repeat). */
+const webhookOut = z.object({ status: z.enum(['ok', 'duplicate']), id: z.string(), events: z.number() });
+
 export function registerLivekitWebhook(app: App, d: LivekitDeps) {
   app.register(async (scope) => {
     // The signature covers the exact bytes: take the body as text, whatever its content type.
@@ -132,7 +136,13 @@ export function registerLivekitWebhook(app: App, d: LivekitDeps) {
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     scope.post(
       '/webhooks/livekit',
-      { schema: { tags: ['collectors'], summary: 'LiveKit webhook (the LiveKit signature is the credential); media events, each webhook id once' } },
+      {
+        schema: {
+          tags: ['collectors'],
+          summary: 'LiveKit webhook (the LiveKit signature is the credential); media events, each webhook id once',
+          response: { 200: webhookOut },
+        },
+      },
       async (req, reply) => {
         const creds = await d.credentials();
         if (!creds) throw new ApiError({ type: 'unavailable', code: 'LIVEKIT_NOT_CONFIGURED', message: 'no LiveKit API key/secret is configured (TOLLGATE_LIVEKIT_API_KEY, TOLLGATE_LIVEKIT_API_SECRET)' });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { App } from '../http/server.ts';
 import { requireScope } from '../http/auth.ts';
 import type { KeyService } from '../auth/service.ts';
-import { ApiError, notFound } from '../shared/errors.ts';
+import { badRequest, notFound } from '../shared/errors.ts';
 import { DAY_MS, parseDay, type CollectorService } from './service.ts';
 import type { CollectorName } from './providers.ts';
 import type { ReconRow } from './reconcile.ts';
@@ -75,7 +75,7 @@ export function registerCollectorRoutes(app: App, deps: { keys: KeyService; coll
       } else {
         from = parseDay(b.from!, 'from');
         to = parseDay(b.to!, 'to');
-        if (to.getTime() <= from.getTime()) throw new ApiError({ type: 'invalid_request', code: 'INVALID_RANGE', message: '`to` (exclusive) must be after `from`', param: 'to' });
+        if (to.getTime() <= from.getTime()) throw badRequest('INVALID_RANGE', '`to` (exclusive) must be after `from`', 'to');
       }
       const r = await deps.collectors.run(name as CollectorName, from, to);
       const { collector: _c, ...out } = r;
