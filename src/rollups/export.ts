@@ -12,7 +12,7 @@ import { moneyString } from '../shared/money.ts';
 import { badRequest } from '../shared/errors.ts';
 import { COUNT_MEASURES, DIMS, type Dim } from './cubes.ts';
 import { checkRange, reportWindows, type RollupService, type UsageParams, type Binding } from './service.ts';
-import { getOrCreateSetting } from './store.ts';
+import { getOrCreateSetting } from './maintenance-store.ts';
 import { filterShape, filtersOf, groupByParam, rfc3339, tzParam, windowParam } from './params.ts';
 import { rawQueryKeys } from './routes.ts';
 import { bindingOf, scopeRead } from '../auth/binding.ts';

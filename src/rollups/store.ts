@@ -1,8 +1,12 @@
 import type { Queryable } from '../shared/db/index.ts';
 import { CUBES, COUNT_MEASURES, MEASURES, REQUESTS_SQL, ZONE_GRAINS, aggregate, floorGrain, grainsOf, nextGrain, type Cube, type Delta, type Dim, type Grain, type Piece, type UsageFacts } from './cubes.ts';
 
-/** A zone name as an SQL literal (config validated it as an IANA zone; quotes doubled anyway). */
-export const zoneLiteral = (zone: string) => `'${zone.replace(/'/g, "''")}'`;
+import { zoneLiteral } from './maintenance-store.ts';
+
+/**
+ * The cubes' SQL: the drain's fold, reprice/rebuild deltas, the month rebuild from raw events and
+ * the query. The queue, settings and pruning SQL is in maintenance-store.ts.
+ */
 
 /** The bucket of a timestamptz column at a grain; grains 5 and 6 need the report zone. */
 export function bucketSql(g: Grain, c: string, zone: string | null): string {
@@ -137,94 +141,104 @@ export function rollupStore(db: Queryable, zone: string | null = null): RollupSt
       if (!seqs.length) return;
       await tx.query(FOLD_SQL, [seqs]);
     },
-
     async apply(tx, events) {
       if (!events.length) return;
       for (const cube of CUBES) await applyDeltas(tx, cube, aggregate(cube, events, zone));
     },
+    rebuild: (tx, from, to, opts = {}) => rebuildMonths(tx, zone, from, to, opts),
+    query: (q) => queryCubes(db, q),
+  };
+}
 
-    async rebuild(tx, from, to, opts = {}) {
-      // Each family of grains over its own whole months: UTC months for grains 1–4, report-zone
-      // months for grains 5–6 (the two never line up, so neither range can serve both).
-      const monthsCovering = (g: 4 | 6): [number, number] => {
-        const start = floorGrain(from.getTime(), g, zone);
-        let end = floorGrain(to.getTime(), g, zone);
-        if (end < to.getTime()) end = nextGrain(end, g, zone);
-        return [start, end];
-      };
-      const families: Array<{ grains: Grain[]; range: [number, number] }> = [];
-      if (opts.only !== 'zone') families.push({ grains: [1, 2, 3, 4], range: monthsCovering(4) });
-      if (zone) families.push({ grains: [...ZONE_GRAINS], range: monthsCovering(6) });
-      if (!families.length) return { from, to };
-      for (const cube of CUBES) {
-        const own = grainsOf(cube, zone);
-        const dims = cube.dims.join(', ');
-        for (const f of families) {
-          const [s, e] = f.range.map((t) => new Date(t).toISOString());
-          await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket >= $2 AND bucket < $3`, [f.grains, s, e]);
-        }
-        // bulk: drop the key index while loading and build it once at the end (backfills of big
-        // histories; the table is locked for the transaction anyway).
-        if (opts.bulk) await tx.query(`DROP INDEX ${cube.table}_key`);
-        for (const f of families) {
-          const [s, e] = f.range.map((t) => new Date(t).toISOString());
-          // The family's finest grain from the raw events, each coarser grain from the one below it.
-          let prev: Grain | undefined;
-          for (const g of own.filter((x) => f.grains.includes(x))) {
-            const sums = MEASURES.map((m) => `sum(${m})`).join(', ');
-            if (prev === undefined) {
-              await tx.query(
-                `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-                 SELECT ${g}, ${bucketSql(g, 'time', zone)} AS b, ${dims}, sum(${REQUESTS_SQL}), coalesce(sum(${REQUESTS_SQL}) FILTER (WHERE unpriced), 0),
-                   coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
-                   coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
-                 FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
-                 GROUP BY b, ${dims}`,
-                [s, e],
-              );
-            } else {
-              await tx.query(
-                `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
-                 SELECT ${g}, ${bucketSql(g, 'bucket', zone)} AS b, ${dims}, ${sums}
-                 FROM ${cube.table} WHERE grain = ${prev} AND bucket >= $1 AND bucket < $2
-                 GROUP BY b, ${dims}`,
-                [s, e],
-              );
-            }
-            prev = g;
-          }
-        }
-        if (opts.bulk) await tx.query(`CREATE UNIQUE INDEX ${cube.table}_key ON ${cube.table} (grain, bucket, ${dims}) NULLS NOT DISTINCT`);
-      }
-      const starts = families.map((f) => f.range[0]);
-      const ends = families.map((f) => f.range[1]);
-      return { from: new Date(Math.min(...starts)), to: new Date(Math.max(...ends)) };
-    },
+/** A family of grains rebuilt over its own whole months. */
+interface Family {
+  grains: Grain[];
+  range: [number, number];
+}
 
-    async query(q) {
-      const { cube, pieces, groupBy } = q;
-      const params: unknown[] = [
-        pieces.map((p) => p.w),
-        pieces.map((p) => p.grain),
-        pieces.map((p) => new Date(p.start).toISOString()),
-        pieces.map((p) => new Date(p.end).toISOString()),
-        pieces.map((p) => p.sign ?? 1),
-      ];
-      const where: string[] = [];
-      for (const [dim, values] of Object.entries(q.filters) as Array<[Dim, string[]]>) {
-        if (!values?.length) continue;
-        params.push(values);
-        where.push(`r.${dim} = ANY($${params.length}::text[])`);
-      }
-      const signed = pieces.some((p) => p.sign === -1);
-      const dimCols = groupBy.map((d) => `r.${d}`);
-      const group = ['p.w', ...dimCols];
-      let tail = `ORDER BY ${group.join(', ')}`;
-      if (q.top) {
-        params.push(q.top.limit);
-        tail = `ORDER BY ${TOP_EXPR[q.top.measure](signed)} DESC, ${dimCols.length ? dimCols.map((c) => `${c} NULLS LAST`).join(', ') : 'p.w'} LIMIT $${params.length}`;
-      }
-      const sql = `SELECT p.w AS w${groupBy.map((d) => `, r.${d} AS ${d}`).join('')},
+async function rebuildMonths(tx: Queryable, zone: string | null, from: Date, to: Date, opts: { bulk?: boolean; only?: 'zone' }): Promise<{ from: Date; to: Date }> {
+  // Each family of grains over its own whole months: UTC months for grains 1–4, report-zone
+  // months for grains 5–6 (the two never line up, so neither range can serve both).
+  const monthsCovering = (g: 4 | 6): [number, number] => {
+    const start = floorGrain(from.getTime(), g, zone);
+    let end = floorGrain(to.getTime(), g, zone);
+    if (end < to.getTime()) end = nextGrain(end, g, zone);
+    return [start, end];
+  };
+  const families: Family[] = [];
+  if (opts.only !== 'zone') families.push({ grains: [1, 2, 3, 4], range: monthsCovering(4) });
+  if (zone) families.push({ grains: [...ZONE_GRAINS], range: monthsCovering(6) });
+  if (!families.length) return { from, to };
+  for (const cube of CUBES) await rebuildCube(tx, cube, zone, families, opts.bulk === true);
+  const starts = families.map((f) => f.range[0]);
+  const ends = families.map((f) => f.range[1]);
+  return { from: new Date(Math.min(...starts)), to: new Date(Math.max(...ends)) };
+}
+
+async function rebuildCube(tx: Queryable, cube: Cube, zone: string | null, families: Family[], bulk: boolean): Promise<void> {
+  const own = grainsOf(cube, zone);
+  const dims = cube.dims.join(', ');
+  for (const f of families) {
+    const [s, e] = f.range.map((t) => new Date(t).toISOString());
+    await tx.query(`DELETE FROM ${cube.table} WHERE grain = ANY($1::smallint[]) AND bucket >= $2 AND bucket < $3`, [f.grains, s, e]);
+  }
+  // bulk: drop the key index while loading and build it once at the end (backfills of big
+  // histories; the table is locked for the transaction anyway).
+  if (bulk) await tx.query(`DROP INDEX ${cube.table}_key`);
+  for (const f of families) {
+    const [s, e] = f.range.map((t) => new Date(t).toISOString());
+    // The family's finest grain from the raw events, each coarser grain from the one below it.
+    let prev: Grain | undefined;
+    for (const g of own.filter((x) => f.grains.includes(x))) {
+      await tx.query(prev === undefined ? rebuildFromEventsSql(cube, g, zone) : rebuildFromGrainSql(cube, g, prev, zone), [s, e]);
+      prev = g;
+    }
+  }
+  if (bulk) await tx.query(`CREATE UNIQUE INDEX ${cube.table}_key ON ${cube.table} (grain, bucket, ${dims}) NULLS NOT DISTINCT`);
+}
+
+function rebuildFromEventsSql(cube: Cube, g: Grain, zone: string | null): string {
+  const dims = cube.dims.join(', ');
+  return `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+ SELECT ${g}, ${bucketSql(g, 'time', zone)} AS b, ${dims}, sum(${REQUESTS_SQL}), coalesce(sum(${REQUESTS_SQL}) FILTER (WHERE unpriced), 0),
+   coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+   coalesce(sum(cache_write_tokens), 0), coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost), 0)
+ FROM events WHERE type = 'llm.usage' AND time >= $1 AND time < $2
+ GROUP BY b, ${dims}`;
+}
+
+function rebuildFromGrainSql(cube: Cube, g: Grain, prev: Grain, zone: string | null): string {
+  const dims = cube.dims.join(', ');
+  return `INSERT INTO ${cube.table} (grain, bucket, ${dims}, ${MEASURES.join(', ')})
+ SELECT ${g}, ${bucketSql(g, 'bucket', zone)} AS b, ${dims}, ${MEASURES.map((m) => `sum(${m})`).join(', ')}
+ FROM ${cube.table} WHERE grain = ${prev} AND bucket >= $1 AND bucket < $2
+ GROUP BY b, ${dims}`;
+}
+
+async function queryCubes(db: Queryable, q: RollupQuery): Promise<RollupRow[]> {
+  const { cube, pieces, groupBy } = q;
+  const params: unknown[] = [
+    pieces.map((p) => p.w),
+    pieces.map((p) => p.grain),
+    pieces.map((p) => new Date(p.start).toISOString()),
+    pieces.map((p) => new Date(p.end).toISOString()),
+    pieces.map((p) => p.sign ?? 1),
+  ];
+  const where: string[] = [];
+  for (const [dim, values] of Object.entries(q.filters) as Array<[Dim, string[]]>) {
+    if (!values?.length) continue;
+    params.push(values);
+    where.push(`r.${dim} = ANY($${params.length}::text[])`);
+  }
+  const signed = pieces.some((p) => p.sign === -1);
+  const dimCols = groupBy.map((d) => `r.${d}`);
+  const group = ['p.w', ...dimCols];
+  let tail = `ORDER BY ${group.join(', ')}`;
+  if (q.top) {
+    params.push(q.top.limit);
+    tail = `ORDER BY ${TOP_EXPR[q.top.measure](signed)} DESC, ${dimCols.length ? dimCols.map((c) => `${c} NULLS LAST`).join(', ') : 'p.w'} LIMIT $${params.length}`;
+  }
+  const sql = `SELECT p.w AS w${groupBy.map((d) => `, r.${d} AS ${d}`).join('')},
   ${COUNT_MEASURES.map((m) => `sum(${term(`r.${m}`, signed)})::text AS ${m}`).join(', ')}, sum(${term('r.cost', signed)})::text AS cost
 FROM unnest($1::int[], $2::smallint[], $3::timestamptz[], $4::timestamptz[], $5::int[]) AS p(w, grain, s, e, sign)
 CROSS JOIN LATERAL (
@@ -233,35 +247,17 @@ CROSS JOIN LATERAL (
 ) r
 GROUP BY ${group.join(', ')}${signed ? `\nHAVING ${[...COUNT_MEASURES, 'cost'].map((m) => `sum(${term(`r.${m}`, true)}) <> 0`).join(' OR ')} -- every event was subtracted again: no events in the window (a collector's cost-only event counts 0 requests)` : ''}
 ${tail}`;
-      const r = await db.query<Record<string, unknown>>(sql, params);
-      return r.rows.map((row) => ({
-        w: Number(row.w),
-        dims: Object.fromEntries(groupBy.map((d) => [d, (row[d] as string | null) ?? null])),
-        requests: Number(row.requests),
-        unpriced_requests: Number(row.unpriced_requests),
-        input_tokens: Number(row.input_tokens),
-        output_tokens: Number(row.output_tokens),
-        cache_read_tokens: Number(row.cache_read_tokens),
-        cache_write_tokens: Number(row.cache_write_tokens),
-        reasoning_tokens: Number(row.reasoning_tokens),
-        cost: String(row.cost),
-      }));
-    },
-  };
-}
-
-export async function getSetting(db: Queryable, key: string): Promise<string | null> {
-  const r = await db.query<{ value: string }>('SELECT value FROM rollup_settings WHERE key = $1', [key]);
-  return r.rows[0]?.value || null;
-}
-
-export async function putSetting(db: Queryable, key: string, value: string): Promise<void> {
-  await db.query('INSERT INTO rollup_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
-}
-
-/** Settings the rollups domain keeps (export anonymisation key, report zone). */
-export async function getOrCreateSetting(db: Queryable, key: string, make: () => string): Promise<string> {
-  await db.query('INSERT INTO rollup_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, make()]);
-  const r = await db.query<{ value: string }>('SELECT value FROM rollup_settings WHERE key = $1', [key]);
-  return r.rows[0]!.value;
+  const r = await db.query<Record<string, unknown>>(sql, params);
+  return r.rows.map((row) => ({
+    w: Number(row.w),
+    dims: Object.fromEntries(groupBy.map((d) => [d, (row[d] as string | null) ?? null])),
+    requests: Number(row.requests),
+    unpriced_requests: Number(row.unpriced_requests),
+    input_tokens: Number(row.input_tokens),
+    output_tokens: Number(row.output_tokens),
+    cache_read_tokens: Number(row.cache_read_tokens),
+    cache_write_tokens: Number(row.cache_write_tokens),
+    reasoning_tokens: Number(row.reasoning_tokens),
+    cost: String(row.cost),
+  }));
 }
