@@ -1,35 +1,21 @@
 import type { Db } from '../shared/db/index.ts';
 import type { Logger } from '../shared/log.ts';
 import { money } from '../shared/money.ts';
-import type { EventStore, CostUpdate } from '../events/store.ts';
-import type { IngestHooks, StoredEvent } from '../events/types.ts';
+import type { EventStore } from '../events/store.ts';
+import type { IngestHooks } from '../events/types.ts';
 import { loadCatalog } from './catalog/index.ts';
-import { createEngine, canonicalOverride, type DiscountRow, type OverrideRow, type PricingEngine, type OverrideOrigin } from './engine.ts';
+import { createEngine, type PricingEngine } from './engine.ts';
+import { canonicalOverride } from './layers.ts';
 import { parseEffective, type PricingConfig } from './config.ts';
 import { compilePrice } from './price.ts';
 import { canonicalProvider } from './resolve.ts';
 import { pricingStore, type PricingStore } from './store.ts';
-import type { PriceSpec } from './types.ts';
+import type { CatalogVersion, DiscountRow, OverrideOrigin, OverrideRow, PriceSpec } from './types.ts';
 import { compileCatalog, correctionsFor, diffCatalog, versionLabel, type CatalogChanges, type ParsedCatalog } from './versions.ts';
 import type { Catalog } from './catalog/index.ts';
-import type { CatalogVersion } from './engine.ts';
+import { reprice, type RepriceOptions, type RepriceProgress } from './reprice.ts';
 
-export interface RepriceOptions {
-  from: Date;
-  to: Date;
-  /** Reprice every llm.usage event in the range, not only the unpriced ones. */
-  all?: boolean;
-  pageSize?: number;
-  onProgress?(p: RepriceProgress): void;
-}
-
-export interface RepriceProgress {
-  total: number;
-  scanned: number;
-  updated: number;
-  priced: number;
-  still_unpriced: number;
-}
+export type { RepriceOptions, RepriceProgress } from './reprice.ts';
 
 export interface PricingService {
   engine: PricingEngine;
@@ -95,134 +81,108 @@ function configDiscounts(list: PricingConfig['discounts']): DiscountRow[] {
   }));
 }
 
-/** JSON with sorted keys: jsonb reorders keys, so compare snapshots this way. */
-function stable(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  return `{${Object.keys(v as object)
-    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
-    .join(',')}}`;
+/** What the service holds: the engine, the rows fixed at start (config, env) and the compiled stored catalogs. */
+interface State {
+  deps: PricingDeps;
+  catalog: Catalog;
+  store: PricingStore;
+  engine: PricingEngine;
+  fixedOverrides: OverrideRow[];
+  fixedDiscounts: DiscountRow[];
+  /** Stored versions never change, so each is compiled once per process (by id). */
+  compiled: Map<string, CatalogVersion>;
 }
 
-const sameMoney = (a: string | null, b: string | null) => (a === null || b === null ? a === b : money(a).eq(money(b)));
-
-export async function createPricingService(deps: PricingDeps): Promise<PricingService> {
-  const catalog = loadCatalog();
-  const store = pricingStore(deps.db);
-  const fixedOverrides = [...configOverrides(deps.config.overrides, 'config'), ...configOverrides(deps.config.env_overrides, 'env')];
-  for (const o of fixedOverrides) {
+/** The config and env overrides (each checked, naming the override) and the config discounts. */
+function fixedRows(config: PricingConfig, catalog: Catalog): { overrides: OverrideRow[]; discounts: DiscountRow[] } {
+  const overrides = [...configOverrides(config.overrides, 'config'), ...configOverrides(config.env_overrides, 'env')];
+  for (const o of overrides) {
     try {
       compilePrice(o.spec);
     } catch (e) {
       throw new Error(`pricing override ${o.provider}/${o.region}/${o.model}: ${(e as Error).message}`);
     }
   }
-  const fixedDiscounts = configDiscounts(deps.config.discounts).map((d) => ({ ...d, provider: d.provider ? canonicalProvider(d.provider, catalog).provider : null }));
-  const engine = createEngine({ catalog, overrides: fixedOverrides, discounts: fixedDiscounts, batchDiscounts: deps.config.batch_discounts });
+  const discounts = configDiscounts(config.discounts).map((d) => ({ ...d, provider: d.provider ? canonicalProvider(d.provider, catalog).provider : null }));
+  return { overrides, discounts };
+}
 
-  // Stored versions never change, so each is compiled once per process (by id).
-  const compiled = new Map<string, CatalogVersion>();
-  async function reloadVersions() {
-    const heads = await store.listCatalogs({ withCatalog: false });
-    if (heads.every((h) => compiled.has(h.id)) && heads.length === compiled.size) return;
-    for (const row of await store.listCatalogs()) {
-      if (compiled.has(row.id) || !row.catalog) continue;
-      const c: Catalog = compileCatalog(row.catalog, { label: row.label });
-      compiled.set(row.id, { from: row.effective_from.getTime(), catalog: c });
-    }
-    engine.setVersions([...compiled.values()]);
+async function reloadVersions(s: State): Promise<void> {
+  const heads = await s.store.listCatalogs({ withCatalog: false });
+  if (heads.every((h) => s.compiled.has(h.id)) && heads.length === s.compiled.size) return;
+  for (const row of await s.store.listCatalogs()) {
+    if (s.compiled.has(row.id) || !row.catalog) continue;
+    const c: Catalog = compileCatalog(row.catalog, { label: row.label });
+    s.compiled.set(row.id, { from: row.effective_from.getTime(), catalog: c });
   }
+  s.engine.setVersions([...s.compiled.values()]);
+}
 
-  async function reload() {
-    const [ov, di] = await Promise.all([store.listOverrides(), store.listDiscounts(), reloadVersions()]);
-    engine.setOverrides([...fixedOverrides, ...ov]);
-    engine.setDiscounts([...fixedDiscounts, ...di]);
-  }
-  await reload();
+async function reload(s: State): Promise<void> {
+  const [ov, di] = await Promise.all([s.store.listOverrides(), s.store.listDiscounts(), reloadVersions(s)]);
+  s.engine.setOverrides([...s.fixedOverrides, ...ov]);
+  s.engine.setDiscounts([...s.fixedDiscounts, ...di]);
+}
 
+async function putOverride(s: State, input: Parameters<PricingService['putOverride']>[0], by?: string | null): Promise<OverrideRow> {
+  compilePrice(input.spec); // throws naming the bad field
+  const row = canonicalOverride(
+    { provider: input.provider, region: input.region ?? '*', model: input.model, spec: input.spec, effective_from: input.effective_from ?? new Date(0), origin: 'api' as const, note: input.note ?? null },
+    s.catalog,
+  );
+  const saved = await s.store.insertOverride({ ...row, created_by: by ?? null });
+  await reload(s);
+  return saved;
+}
+
+async function putDiscount(s: State, input: Parameters<PricingService['putDiscount']>[0], by?: string | null): Promise<DiscountRow> {
+  const saved = await s.store.insertDiscount({
+    provider: input.provider ? canonicalProvider(input.provider, s.catalog).provider : null,
+    team: input.team ?? null,
+    percent: money(input.percent).toFixed(),
+    effective_from: input.effective_from ?? new Date(0),
+    origin: 'api',
+    note: input.note ?? null,
+    created_by: by ?? null,
+  });
+  await reload(s);
+  return saved;
+}
+
+async function updateCatalog(s: State, input: UpdateCatalogInput): Promise<UpdateCatalogResult> {
+  const label = input.label ?? versionLabel(input.parsed.raw, input.effective_from);
+  const next = compileCatalog(input.parsed.raw, { label });
+  const changes: CatalogChanges = { ...diffCatalog(s.engine, next, input.effective_from.getTime(), input.onProgress), corrections: correctionsFor(input.parsed.raw) };
+  if (input.dryRun) return { label, effective_from: input.effective_from, stored: false, changes };
+  await s.store.insertCatalog({
+    label,
+    effective_from: input.effective_from,
+    format: input.parsed.format,
+    source: { ...input.parsed.raw.source, loaded_from: input.loaded_from },
+    catalog: input.parsed.raw,
+    summary: { models: changes.models, added: changes.added.length, moved: changes.moved.length, unchanged: changes.unchanged },
+    created_by: input.by ?? null,
+  });
+  await reload(s);
+  s.deps.logger.info({ label, effective_from: input.effective_from, added: changes.added.length, moved: changes.moved.length }, 'price catalog version stored');
+  return { label, effective_from: input.effective_from, stored: true, changes };
+}
+
+export async function createPricingService(deps: PricingDeps): Promise<PricingService> {
+  const catalog = loadCatalog();
+  const store = pricingStore(deps.db);
+  const fixed = fixedRows(deps.config, catalog);
+  const engine = createEngine({ catalog, overrides: fixed.overrides, discounts: fixed.discounts, batchDiscounts: deps.config.batch_discounts });
+  const s: State = { deps, catalog, store, engine, fixedOverrides: fixed.overrides, fixedDiscounts: fixed.discounts, compiled: new Map() };
+  await reload(s);
+  const repriceDeps = { db: deps.db, store, engine, eventStore: deps.eventStore, hooks: deps.hooks, logger: deps.logger };
   return {
     engine,
     store,
-    reload,
-    async putOverride(input, by) {
-      compilePrice(input.spec); // throws naming the bad field
-      const row = canonicalOverride(
-        { provider: input.provider, region: input.region ?? '*', model: input.model, spec: input.spec, effective_from: input.effective_from ?? new Date(0), origin: 'api' as const, note: input.note ?? null },
-        catalog,
-      );
-      const saved = await store.insertOverride({ ...row, created_by: by ?? null });
-      await reload();
-      return saved;
-    },
-    async putDiscount(input, by) {
-      const saved = await store.insertDiscount({
-        provider: input.provider ? canonicalProvider(input.provider, catalog).provider : null,
-        team: input.team ?? null,
-        percent: money(input.percent).toFixed(),
-        effective_from: input.effective_from ?? new Date(0),
-        origin: 'api',
-        note: input.note ?? null,
-        created_by: by ?? null,
-      });
-      await reload();
-      return saved;
-    },
-    async updateCatalog(input) {
-      const label = input.label ?? versionLabel(input.parsed.raw, input.effective_from);
-      const next = compileCatalog(input.parsed.raw, { label });
-      const changes: CatalogChanges = { ...diffCatalog(engine, next, input.effective_from.getTime(), input.onProgress), corrections: correctionsFor(input.parsed.raw) };
-      if (input.dryRun) return { label, effective_from: input.effective_from, stored: false, changes };
-      await store.insertCatalog({
-        label,
-        effective_from: input.effective_from,
-        format: input.parsed.format,
-        source: { ...input.parsed.raw.source, loaded_from: input.loaded_from },
-        catalog: input.parsed.raw,
-        summary: { models: changes.models, added: changes.added.length, moved: changes.moved.length, unchanged: changes.unchanged },
-        created_by: input.by ?? null,
-      });
-      await reload();
-      deps.logger.info({ label, effective_from: input.effective_from, added: changes.added.length, moved: changes.moved.length }, 'price catalog version stored');
-      return { label, effective_from: input.effective_from, stored: true, changes };
-    },
-    async reprice(opts) {
-      const all = opts.all === true;
-      const limit = opts.pageSize ?? 500;
-      const progress: RepriceProgress = { total: await store.countEvents({ from: opts.from, to: opts.to, all }), scanned: 0, updated: 0, priced: 0, still_unpriced: 0 };
-      opts.onProgress?.(progress);
-      let afterSeq = '0';
-      for (;;) {
-        const page = await store.pageEvents({ from: opts.from, to: opts.to, all, afterSeq, limit });
-        if (!page.length) break;
-        afterSeq = page[page.length - 1]!.seq;
-        const updates: CostUpdate[] = [];
-        for (const row of page) {
-          const next: StoredEvent = { ...row };
-          engine.priceRow(next);
-          progress.scanned++;
-          if (next.unpriced) progress.still_unpriced++;
-          else if (row.unpriced) progress.priced++;
-          const changed =
-            next.unpriced !== row.unpriced ||
-            next.cost_source !== row.cost_source ||
-            !sameMoney(next.cost, row.cost) ||
-            !sameMoney(next.computed_cost, row.computed_cost) ||
-            stable(next.price) !== stable(row.price);
-          if (changed) updates.push({ seq: row.seq, cost: next.cost, cost_source: next.cost_source, computed_cost: next.computed_cost, price: next.price, unpriced: next.unpriced });
-        }
-        if (updates.length) {
-          await deps.db.transaction(async (tx) => {
-            const changes = await deps.eventStore.updateCosts(tx, updates);
-            for (const hook of deps.hooks.inTransaction) if (changes.length) await hook(tx, { kind: 'repriced', changes });
-          });
-          progress.updated += updates.length;
-        }
-        opts.onProgress?.(progress);
-      }
-      deps.logger.info({ from: opts.from, to: opts.to, all, ...progress }, 'reprice finished');
-      return progress;
-    },
+    reload: () => reload(s),
+    putOverride: (input, by) => putOverride(s, input, by),
+    putDiscount: (input, by) => putDiscount(s, input, by),
+    updateCatalog: (input) => updateCatalog(s, input),
+    reprice: (opts) => reprice(repriceDeps, opts),
   };
 }
