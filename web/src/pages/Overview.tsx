@@ -47,6 +47,19 @@ export function Overview() {
   const { filters, range } = useFilters();
   const live = useLive();
   const fq = filterQuery(filters);
+  // The charts' reads go first: on a one-connection store (PGlite) the server answers in turn, so the
+  // charts draw in the browser while the server works out the summary.
+  const base = { tz: filters.tz, window: 'day', group_by: 'provider,model', ...fq };
+  const history = useQuery({
+    queryKey: ['usage-days', range.from, range.todayStart ?? range.to, base],
+    enabled: range.from !== (range.todayStart ?? range.to),
+    queryFn: () => call<UsageResponse>('GET', '/v1/usage', { query: { ...base, from: range.from, to: range.todayStart ?? range.to } }),
+  });
+  const todayQ = useQuery({
+    queryKey: ['usage-today', range.todayStart, range.to, base],
+    enabled: !!range.todayStart,
+    queryFn: () => call<UsageResponse>('GET', '/v1/usage', { query: { ...base, from: range.todayStart!, to: range.to } }),
+  });
   const summary = useQuery({ queryKey: ['summary', filters.tz], queryFn: () => call<SummaryResponse>('GET', '/v1/summary', { query: { tz: filters.tz } }) });
   const filtered = hasDimFilter(filters);
   // With a team / provider / model filter the cards are re-read from /v1/usage over the summary's own windows.
@@ -60,17 +73,6 @@ export function Overview() {
       const [y, w, m] = await Promise.all([one(s.yesterday), one(s.this_week), one(s.month_to_date)]);
       return { yesterday: y, this_week: w, month_to_date: m };
     },
-  });
-  const base = { tz: filters.tz, window: 'day', group_by: 'provider,model', ...fq };
-  const history = useQuery({
-    queryKey: ['usage-days', range.from, range.todayStart ?? range.to, base],
-    enabled: range.from !== (range.todayStart ?? range.to),
-    queryFn: () => call<UsageResponse>('GET', '/v1/usage', { query: { ...base, from: range.from, to: range.todayStart ?? range.to } }),
-  });
-  const todayQ = useQuery({
-    queryKey: ['usage-today', range.todayStart, range.to, base],
-    enabled: !!range.todayStart,
-    queryFn: () => call<UsageResponse>('GET', '/v1/usage', { query: { ...base, from: range.todayStart!, to: range.to } }),
   });
   const rows = useMemo(() => [...(history.data?.rows ?? []), ...(todayQ.data?.rows ?? [])], [history.data, todayQ.data]);
   const pending = (history.isPending && history.fetchStatus !== 'idle') || (todayQ.isPending && todayQ.fetchStatus !== 'idle');
