@@ -35,6 +35,12 @@ describe('meters API', () => {
     for (const s of ['llm_requests', 'llm_input_tokens', 'llm_output_tokens', 'llm_tokens', 'llm_cost', 'video_minutes', 'screen_share_minutes', 'participant_minutes', 'traffic_gb', 'cpu_percent']) {
       expect(slugs).toContain(s);
     }
+    // The response schema names every field the API returned before it had one.
+    const llm = r.body.data.find((m: any) => m.slug === 'llm_requests');
+    expect(Object.keys(llm).sort()).toEqual(['aggregation', 'created_at', 'description', 'event_type', 'group_by', 'kind', 'origin', 'slug', 'value_property']);
+    expect(llm).toMatchObject({ aggregation: 'count', value_property: null, origin: 'builtin', kind: 'events', group_by: { subject: '$subject', team: '$.team' } });
+    expect(typeof llm.created_at).toBe('string');
+    expect((await app.request('GET', '/v1/meters/llm_requests')).body).toEqual(llm);
   });
 
   it('validates definitions and names the field', async () => {
