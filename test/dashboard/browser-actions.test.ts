@@ -14,9 +14,8 @@ describe.runIf(browserReady)('dashboard actions in a real browser', () => {
   let page: Page;
 
   it('a threshold change moves the level; a grant is added', async () => {
-    page = (await f.signIn(ADMIN_KEY)).page;
     const id = (await f.t.request('GET', '/v1/entitlements?subject=user-007')).body.data[0].id;
-    await f.goto(page, `#/quotas?ent=${id}`, '[data-testid=grants-table]');
+    page = await f.signInAt(ADMIN_KEY, `#/quotas?ent=${id}`, '[data-testid=grants-table]');
     await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid=ent-level]')?.textContent === 'warning');
     await page.fill('input[name=threshold-warning]', '0.95');
     await page.fill('input[name=threshold-critical]', '0.97');
@@ -94,10 +93,9 @@ describe.runIf(browserReady)('dashboard actions in a real browser', () => {
   });
 
   it('a read key gets no write controls', async () => {
-    const { page: p } = await f.signIn(f.readKey);
-    expect(await p.textContent('[data-testid=who]')).toMatch(/read-only/);
     const id = (await f.t.request('GET', '/v1/entitlements?subject=user-007')).body.data[0].id;
-    await f.goto(p, `#/quotas?ent=${id}`, '[data-testid=grants-table]');
+    const p = await f.signInAt(f.readKey, `#/quotas?ent=${id}`, '[data-testid=grants-table]');
+    expect(await p.textContent('[data-testid=who]')).toMatch(/read-only/);
     for (const b of ['Save thresholds', 'Add grant', 'Void']) expect(await p.locator(`button:has-text("${b}")`).count()).toBe(0);
     expect(await p.locator('input[name=threshold-warning]').isDisabled()).toBe(true);
     await f.shoot(p, 'readonly-quotas');

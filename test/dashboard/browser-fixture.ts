@@ -32,6 +32,8 @@ export interface Fixture {
   /** Figures printed after the file (the issue asks for them to be reported). */
   timings: Record<string, number | string>;
   signIn(key: string, width?: number): Promise<{ page: Page; ms: number; requests: string[] }>;
+  /** Signs in on another page (`hash`) and waits for `selector`: no overview to draw first. */
+  signInAt(key: string, hash: string, selector: string): Promise<Page>;
   shoot(page: Page, name: string): Promise<void>;
   goto(page: Page, hash: string, selector: string): Promise<void>;
 }
@@ -69,13 +71,25 @@ export function useBrowserFixture(name: string, demo: { days?: number; users?: n
    * from the form's submit to both overview charts drawn with data (a chart's data-drawn is set on
    * ECharts' `finished`). `requests` lists each API call's start→end in ms after the submit.
    */
-  f.signIn = async (key, width = 1280) => {
+  const open = async (key: string, hash: string, width = 1280) => {
     const ctx = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => console.error('page error:', e.message));
     page.on('console', (m) => m.type() === 'error' && !/status of 40[013]/.test(m.text()) && console.error('console:', m.text()));
-    await page.goto(`${f.base}/#/overview?range=90d`);
+    await page.goto(`${f.base}/${hash}`);
     await page.fill('input[name=key]', key);
+    return page;
+  };
+
+  f.signInAt = async (key, hash, selector) => {
+    const page = await open(key, hash);
+    await page.click('button[type=submit]');
+    await page.waitForSelector(selector, { timeout: 20_000 });
+    return page;
+  };
+
+  f.signIn = async (key, width = 1280) => {
+    const page = await open(key, '#/overview?range=90d', width);
     await page.evaluate(() => {
       const g = globalThis as any;
       const s: { t0?: number; t1?: number } = (g.__signin = {});
