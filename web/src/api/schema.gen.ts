@@ -79,21 +79,195 @@ export interface Paths {
     get: {
       query: { "type"?: string | number | boolean; "subject"?: string | number | boolean; "source"?: string | number | boolean; "from"?: string | number | boolean; "to"?: string | number | boolean; "limit"?: string | number | boolean; "cursor"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "data": Array<{
+          "specversion": "1.0";
+          "id": string;
+          "source": string;
+          "type": string;
+          "subject": string | null;
+          "time": string;
+          "data": unknown;
+          "received_at": string;
+          "cost": string | null;
+          "cost_source": string | null;
+          "computed_cost": string | null;
+          "price": unknown;
+          "unpriced": boolean;
+          "estimated": boolean;
+        }>;
+        "next_cursor": string | null;
+      };
     };
   };
   "/v1/events/rejected": {
     get: {
       query: { "limit"?: string | number | boolean; "cursor"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "data": Array<{
+          "received_at": string;
+          "source": string | null;
+          "id": string | null;
+          "index": number;
+          "error": string;
+          "event": unknown;
+        }>;
+        "next_cursor": string | null;
+      };
     };
   };
   "/v1/prices": {
     get: {
       query: { "provider"?: string | number | boolean; "model"?: string | number | boolean; "region"?: string | number | boolean; "at"?: string | number | boolean; "limit"?: string | number | boolean; "offset"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "source": {
+          "catalog": {
+            "name": string;
+            "version": string;
+            "url": string;
+            "license": string;
+            "generated_at": string;
+          };
+          "bedrock_regions": string;
+        };
+        "total": number;
+        "overrides": Array<{
+          "provider": string;
+          "region": string;
+          "model": string;
+          "source": "override";
+          "origin": "config" | "env" | "api";
+          "effective_from": string;
+          "prices": {
+            "input"?: string;
+            "cache_read"?: string;
+            "cache_write"?: string;
+            "cache_write_1h"?: string;
+            "input_audio"?: string;
+            "output"?: string;
+            "reasoning"?: string;
+            "output_audio"?: string;
+            "per_request"?: string;
+            "tiers"?: Array<{
+              "above": number;
+              "input"?: string;
+              "cache_read"?: string;
+              "cache_write"?: string;
+              "cache_write_1h"?: string;
+              "input_audio"?: string;
+              "output"?: string;
+              "reasoning"?: string;
+              "output_audio"?: string;
+              "per_request"?: string;
+            }>;
+            "batch_discount"?: string;
+            "note"?: string;
+          };
+          "note": string | null;
+        }>;
+        "data": Array<{
+          "provider": string;
+          "region": "*";
+          "model": string;
+          "name": string;
+          "deprecated": boolean;
+          "context_window": number | null;
+          "source": "catalog";
+          "effective_from": string | null;
+          "window_utc": string | null;
+          "price_versions": number;
+          "prices": {
+            "input"?: string;
+            "cache_read"?: string;
+            "cache_write"?: string;
+            "cache_write_1h"?: string;
+            "input_audio"?: string;
+            "output"?: string;
+            "reasoning"?: string;
+            "output_audio"?: string;
+            "per_request"?: string;
+            "tiers"?: Array<{
+              "above": number;
+              "input"?: string;
+              "cache_read"?: string;
+              "cache_write"?: string;
+              "cache_write_1h"?: string;
+              "input_audio"?: string;
+              "output"?: string;
+              "reasoning"?: string;
+              "output_audio"?: string;
+              "per_request"?: string;
+            }>;
+            "batch_discount"?: string;
+            "note"?: string;
+          };
+        }>;
+      } | {
+        "source": {
+          "catalog": {
+            "name": string;
+            "version": string;
+            "url": string;
+            "license": string;
+            "generated_at": string;
+          };
+          "bedrock_regions": string;
+        };
+        "resolution": {
+          "provider": string;
+          "catalog_provider": string | null;
+          "model": string;
+          "model_id": string | null;
+          "region": string | null;
+          "profile": string | null;
+          "layers": Array<string>;
+        };
+        "in_force": {
+          "source": "catalog" | "override";
+          "catalog": string;
+          "model": string;
+          "effective_from": string | null;
+        } | null;
+        "data": Array<{
+          "provider": string;
+          "region": string;
+          "model": string;
+          "name"?: string;
+          "source": "catalog" | "override";
+          "origin": string;
+          "effective_from": string | null;
+          "window_utc"?: string | null;
+          "in_force"?: boolean;
+          "prices": {
+            "input"?: string;
+            "cache_read"?: string;
+            "cache_write"?: string;
+            "cache_write_1h"?: string;
+            "input_audio"?: string;
+            "output"?: string;
+            "reasoning"?: string;
+            "output_audio"?: string;
+            "per_request"?: string;
+            "tiers"?: Array<{
+              "above": number;
+              "input"?: string;
+              "cache_read"?: string;
+              "cache_write"?: string;
+              "cache_write_1h"?: string;
+              "input_audio"?: string;
+              "output"?: string;
+              "reasoning"?: string;
+              "output_audio"?: string;
+              "per_request"?: string;
+            }>;
+            "batch_discount"?: string;
+            "note"?: string;
+          };
+          "note"?: string | null;
+        }>;
+      };
     };
     put: {
       query: {  };
@@ -126,14 +300,56 @@ export interface Paths {
         "model": string;
         "region"?: string;
       };
-      response: unknown;
+      response: {
+        "id": string | null;
+        "provider": string;
+        "region": string;
+        "model": string;
+        "effective_from": string;
+        "prices": {
+          "input"?: string;
+          "cache_read"?: string;
+          "cache_write"?: string;
+          "cache_write_1h"?: string;
+          "input_audio"?: string;
+          "output"?: string;
+          "reasoning"?: string;
+          "output_audio"?: string;
+          "per_request"?: string;
+          "tiers"?: Array<{
+            "above": number;
+            "input"?: string;
+            "cache_read"?: string;
+            "cache_write"?: string;
+            "cache_write_1h"?: string;
+            "input_audio"?: string;
+            "output"?: string;
+            "reasoning"?: string;
+            "output_audio"?: string;
+            "per_request"?: string;
+          }>;
+          "batch_discount"?: string;
+          "note"?: string;
+        };
+        "note": string | null;
+      };
     };
   };
   "/v1/prices/discounts": {
     get: {
       query: {  };
       body: never;
-      response: unknown;
+      response: {
+        "data": Array<{
+          "id": string | null;
+          "provider": string | null;
+          "team": string | null;
+          "percent": string;
+          "effective_from": string;
+          "origin": "config" | "env" | "api";
+          "note": string | null;
+        }>;
+      };
     };
     put: {
       query: {  };
@@ -144,7 +360,15 @@ export interface Paths {
         "effective_from"?: string;
         "note"?: string;
       };
-      response: unknown;
+      response: {
+        "id": string | null;
+        "provider": string | null;
+        "team": string | null;
+        "percent": string;
+        "effective_from": string;
+        "origin": "config" | "env" | "api";
+        "note": string | null;
+      };
     };
   };
   "/v1/prices/quote": {
@@ -167,14 +391,54 @@ export interface Paths {
         "batch"?: boolean;
         "time"?: string;
       };
-      response: unknown;
+      response: {
+        "currency": "USD";
+        "cost": string;
+        "breakdown": {
+          [k: string]: string;
+        };
+        "price": {
+          "provider": string;
+          "model": string;
+          "model_requested": string;
+          "region": string | null;
+          "source": "catalog" | "override";
+          "catalog": string;
+          "effective_from": string | null;
+          "tier_above": number | null;
+          "prices": {
+            [k: string]: string;
+          };
+          "breakdown": {
+            [k: string]: string;
+          };
+          "subtotal"?: string;
+          "batch"?: boolean;
+          "batch_discount"?: string | null;
+          "discount_percent"?: string | null;
+          "discount_scope"?: string | null;
+          "cost": string;
+        };
+      };
     };
   };
   "/v1/prices/unpriced": {
     get: {
       query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "limit"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "data": Array<{
+          "provider": string | null;
+          "model": string | null;
+          "region": string | null;
+          "events": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "first_seen": string;
+          "last_seen": string;
+        }>;
+        "hint"?: string;
+      };
     };
   };
   "/v1/prices/reprice": {
@@ -185,7 +449,16 @@ export interface Paths {
         "to": string;
         "all"?: boolean;
       };
-      response: unknown;
+      response: {
+        "from": string;
+        "to": string;
+        "all": boolean;
+        "total": number;
+        "scanned": number;
+        "updated": number;
+        "priced": number;
+        "still_unpriced": number;
+      };
     };
   };
   "/v1/usage": {
@@ -220,21 +493,59 @@ export interface Paths {
     get: {
       query: {  };
       body: never;
-      response: unknown;
+      response: {
+        "data": Array<{
+          "slug": string;
+          "event_type": string;
+          "aggregation": "sum" | "count" | "max" | "min" | "avg" | "unique_count" | "latest";
+          "value_property": string | null;
+          "group_by": {
+            [k: string]: string;
+          };
+          "description": string | null;
+          "origin": "builtin" | "config" | "api";
+          "kind": "events" | "media" | "resource";
+          "created_at": string | null;
+        }>;
+      };
     };
     post: {
       query: {  };
       body: {
         [k: string]: unknown;
       };
-      response: unknown;
+      response: {
+        "slug": string;
+        "event_type": string;
+        "aggregation": "sum" | "count" | "max" | "min" | "avg" | "unique_count" | "latest";
+        "value_property": string | null;
+        "group_by": {
+          [k: string]: string;
+        };
+        "description": string | null;
+        "origin": "builtin" | "config" | "api";
+        "kind": "events" | "media" | "resource";
+        "created_at": string | null;
+      };
     };
   };
   "/v1/meters/{slug}": {
     get: {
       query: {  };
       body: never;
-      response: unknown;
+      response: {
+        "slug": string;
+        "event_type": string;
+        "aggregation": "sum" | "count" | "max" | "min" | "avg" | "unique_count" | "latest";
+        "value_property": string | null;
+        "group_by": {
+          [k: string]: string;
+        };
+        "description": string | null;
+        "origin": "builtin" | "config" | "api";
+        "kind": "events" | "media" | "resource";
+        "created_at": string | null;
+      };
     };
     delete: {
       query: {  };
@@ -246,7 +557,19 @@ export interface Paths {
     get: {
       query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "window"?: string | number | boolean; "tz"?: string | number | boolean; "group_by"?: string | number | boolean; "stat"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "meter": string;
+        "from": string;
+        "to": string;
+        "window": "hour" | "day" | "week" | "month" | "none";
+        "tz": string;
+        "rows": Array<{
+          "window_start": string;
+          "window_end": string;
+          "value": string;
+          [k: string]: string | null;
+        }>;
+      };
     };
   };
   "/v1/secrets/{name}": {
@@ -841,6 +1164,381 @@ export interface Paths {
       };
     };
   };
+  "/v1/summary": {
+    get: {
+      query: { "tz"?: string | number | boolean };
+      body: never;
+      response: {
+        "currency": string;
+        "tz": string;
+        "as_of": string;
+        "yesterday": {
+          "from": string;
+          "to": string;
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        };
+        "this_week": {
+          "from": string;
+          "to": string;
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        };
+        "month_to_date": {
+          "from": string;
+          "to": string;
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        };
+        "forecast_month_end": string;
+        "forecast": {
+          "method": string;
+          "low": string;
+          "high": string;
+          "interval": number;
+          "history_days": number;
+          "month_start": string;
+          "month_end": string;
+          "elapsed_days": number;
+          "days_in_month": number;
+        };
+        "by_provider": Array<{
+          "provider": string | null;
+          "yesterday": {
+            "requests": number;
+            "unpriced_requests": number;
+            "input_tokens": number;
+            "output_tokens": number;
+            "cache_read_tokens": number;
+            "cache_write_tokens": number;
+            "reasoning_tokens": number;
+            "cost": string;
+          };
+          "this_week": {
+            "requests": number;
+            "unpriced_requests": number;
+            "input_tokens": number;
+            "output_tokens": number;
+            "cache_read_tokens": number;
+            "cache_write_tokens": number;
+            "reasoning_tokens": number;
+            "cost": string;
+          };
+          "month_to_date": {
+            "requests": number;
+            "unpriced_requests": number;
+            "input_tokens": number;
+            "output_tokens": number;
+            "cache_read_tokens": number;
+            "cache_write_tokens": number;
+            "reasoning_tokens": number;
+            "cost": string;
+          };
+          "forecast_month_end": string;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/correlation": {
+    get: {
+      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "x"?: string | number | boolean; "y"?: string | number | boolean; "window"?: string | number | boolean };
+      body: never;
+      response: {
+        "y": string;
+        "x": Array<string>;
+        "window": string;
+        "from": string;
+        "to": string;
+        "slope"?: number;
+        "coefficients"?: {
+          [k: string]: number;
+        };
+        "intercept": number;
+        "r2": number;
+        "adjusted_r2": number;
+        "n": number;
+        "residual_sd": number;
+        "formula": string;
+        "stderr": {
+          "slope"?: number;
+          "coefficients"?: {
+            [k: string]: number;
+          };
+          "intercept": number;
+        };
+        "points": Array<{
+          "window_start": string;
+          "x": {
+            [k: string]: number;
+          };
+          "y": number;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/predict": {
+    get: {
+      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "x"?: string | number | boolean; "y"?: string | number | boolean; "window"?: string | number | boolean; "users"?: string | number | boolean; "hours"?: string | number | boolean; "days"?: string | number | boolean; "unit_price"?: string | number | boolean; "currency"?: string | number | boolean; "margin"?: string | number | boolean; "provider"?: string | number | boolean; "model"?: string | number | boolean; "requests"?: string | number | boolean; "avg_input_tokens"?: string | number | boolean; "avg_output_tokens"?: string | number | boolean; "avg_cache_read_tokens"?: string | number | boolean };
+      body: never;
+      response: {
+        "kind": "resource";
+        "fit": {
+          "formula": string;
+          "r2": number;
+          "n": number;
+          "window": string;
+          "from": string;
+          "to": string;
+        };
+        "scenario": {
+          [k: string]: number;
+        };
+        "usage": {
+          "meter": string;
+          "value": number;
+        };
+        "currency": string;
+        "cost": string | null;
+        "price_with_margin": string | null;
+        "margin": string | null;
+        "formula": string;
+      } | {
+        "kind": "llm";
+        "currency": string;
+        "provider": string;
+        "requests": number;
+        "avg": {
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+        };
+        "models": Array<{
+          "model": string;
+          "priced": boolean;
+          "reason"?: string;
+          "cost_per_request": string | null;
+          "monthly_cost": string | null;
+          "prices"?: {
+            [k: string]: string;
+          };
+          "formula"?: string;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/forecast": {
+    get: {
+      query: { "measure"?: string | number | boolean; "group_by"?: string | number | boolean; "period"?: string | number | boolean; "tz"?: string | number | boolean };
+      body: never;
+      response: {
+        "measure": string;
+        "tz": string;
+        "period": string;
+        "period_start": string;
+        "period_end": string;
+        "as_of": string;
+        "interval": number;
+        "total": {
+          "group": {
+            [k: string]: string | null;
+          };
+          "to_date": string;
+          "expected": string;
+          "low": string;
+          "high": string;
+          "method": string;
+          "history_days": number;
+        };
+        "rows": Array<{
+          "group": {
+            [k: string]: string | null;
+          };
+          "to_date": string;
+          "expected": string;
+          "low": string;
+          "high": string;
+          "method": string;
+          "history_days": number;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/anomalies": {
+    get: {
+      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "measure"?: string | number | boolean; "window"?: string | number | boolean; "group_by"?: string | number | boolean; "min_impact"?: string | number | boolean; "include_dismissed"?: string | number | boolean };
+      body: never;
+      response: {
+        "min_impact": string;
+        "rows": Array<{
+          "id": string;
+          "measure": string;
+          "window": string;
+          "window_start": string;
+          "window_end": string;
+          "group": {
+            [k: string]: string | null;
+          };
+          "actual": string;
+          "expected": string;
+          "score": number;
+          "drivers": Array<{
+            "dimension": string;
+            "value": string | null;
+            "share": number;
+            "excess": string;
+          }>;
+          "detected_at": string;
+          "dismissed": {
+            "at": string;
+            "reason": string | null;
+            "by": string | null;
+          } | null;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/anomalies/{id}/dismiss": {
+    post: {
+      query: {  };
+      body: {
+        "reason": string;
+      };
+      response: {
+        "id": string;
+        "measure": string;
+        "window": string;
+        "window_start": string;
+        "window_end": string;
+        "group": {
+          [k: string]: string | null;
+        };
+        "actual": string;
+        "expected": string;
+        "score": number;
+        "drivers": Array<{
+          "dimension": string;
+          "value": string | null;
+          "share": number;
+          "excess": string;
+        }>;
+        "detected_at": string;
+        "dismissed": {
+          "at": string;
+          "reason": string | null;
+          "by": string | null;
+        } | null;
+      };
+    };
+  };
+  "/v1/analysis/trends": {
+    get: {
+      query: { "measure"?: string | number | boolean; "period"?: string | number | boolean; "group_by"?: string | number | boolean; "tz"?: string | number | boolean };
+      body: never;
+      response: {
+        "measure": string;
+        "period": string;
+        "periods": {
+          "previous": {
+            "from": string;
+            "to": string;
+          };
+          "last": {
+            "from": string;
+            "to": string;
+          };
+          "current": {
+            "from": string;
+            "to": string;
+          };
+        };
+        "rows": Array<{
+          "group": {
+            [k: string]: string | null;
+          };
+          "previous": string;
+          "last": string;
+          "current_to_date": string;
+          "change": string;
+          "change_percent": number | null;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/suggestions": {
+    get: {
+      query: { "group_by"?: string | number | boolean; "tz"?: string | number | boolean };
+      body: never;
+      response: {
+        "from": string;
+        "to": string;
+        "total_estimated_monthly_savings": string;
+        "data": Array<{
+          "kind": string;
+          "scope": string | null;
+          "title": string;
+          "evidence": {
+            [k: string]: unknown;
+          };
+          "estimated_monthly_savings": string;
+        }>;
+      };
+    };
+  };
+  "/v1/analysis/efficiency": {
+    get: {
+      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "group_by"?: string | number | boolean };
+      body: never;
+      response: {
+        "from": string;
+        "to": string;
+        "overall": {
+          "requests": number;
+          "cost": string;
+          "cost_per_request": string | null;
+          "active_user_hours": number;
+          "cost_per_user_hour": string | null;
+          "video_minutes": number;
+          "cost_per_video_minute": string | null;
+          "tokens_per_second": number | null;
+          "latency_sample": {
+            "events_read": number;
+            "with_latency": number;
+            "complete": boolean;
+          };
+        };
+        "rows": Array<{
+          "group": {
+            [k: string]: string | null;
+          };
+          "requests": number;
+          "cost": string;
+          "cost_per_request": string | null;
+          "tokens_per_request": number | null;
+          "output_share": number | null;
+          "cache_read_share": number | null;
+          "tokens_per_second": number | null;
+        }>;
+      };
+    };
+  };
   "/v1/alerts/rules": {
     post: {
       query: {  };
@@ -1074,247 +1772,56 @@ export interface Paths {
       };
     };
   };
-  "/v1/summary": {
-    get: {
-      query: { "tz"?: string | number | boolean };
-      body: never;
-      response: unknown;
-    };
-  };
-  "/v1/analysis/correlation": {
-    get: {
-      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "x"?: string | number | boolean; "y"?: string | number | boolean; "window"?: string | number | boolean };
-      body: never;
-      response: {
-        "y": string;
-        "x": Array<string>;
-        "window": string;
-        "from": string;
-        "to": string;
-        "slope"?: number;
-        "coefficients"?: {
-          [k: string]: number;
-        };
-        "intercept": number;
-        "r2": number;
-        "adjusted_r2": number;
-        "n": number;
-        "residual_sd": number;
-        "formula": string;
-        "stderr": {
-          "slope"?: number;
-          "coefficients"?: {
-            [k: string]: number;
-          };
-          "intercept": number;
-        };
-        "points": Array<{
-          "window_start": string;
-          "x": {
-            [k: string]: number;
-          };
-          "y": number;
-        }>;
-      };
-    };
-  };
-  "/v1/analysis/predict": {
-    get: {
-      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "x"?: string | number | boolean; "y"?: string | number | boolean; "window"?: string | number | boolean; "users"?: string | number | boolean; "hours"?: string | number | boolean; "days"?: string | number | boolean; "unit_price"?: string | number | boolean; "currency"?: string | number | boolean; "margin"?: string | number | boolean; "provider"?: string | number | boolean; "model"?: string | number | boolean; "requests"?: string | number | boolean; "avg_input_tokens"?: string | number | boolean; "avg_output_tokens"?: string | number | boolean; "avg_cache_read_tokens"?: string | number | boolean };
-      body: never;
-      response: {
-        "kind": "resource" | "llm";
-        [k: string]: unknown;
-      };
-    };
-  };
-  "/v1/analysis/forecast": {
-    get: {
-      query: { "measure"?: string | number | boolean; "group_by"?: string | number | boolean; "period"?: string | number | boolean; "tz"?: string | number | boolean };
-      body: never;
-      response: {
-        "measure": string;
-        "tz": string;
-        "period": string;
-        "period_start": string;
-        "period_end": string;
-        "as_of": string;
-        "interval": number;
-        "total": {
-          "group": {
-            [k: string]: string | null;
-          };
-          "to_date": string;
-          "expected": string;
-          "low": string;
-          "high": string;
-          "method": string;
-          "history_days": number;
-        };
-        "rows": Array<{
-          "group": {
-            [k: string]: string | null;
-          };
-          "to_date": string;
-          "expected": string;
-          "low": string;
-          "high": string;
-          "method": string;
-          "history_days": number;
-        }>;
-      };
-    };
-  };
-  "/v1/analysis/anomalies": {
-    get: {
-      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "measure"?: string | number | boolean; "window"?: string | number | boolean; "group_by"?: string | number | boolean; "min_impact"?: string | number | boolean; "include_dismissed"?: string | number | boolean };
-      body: never;
-      response: {
-        "min_impact": string;
-        "rows": Array<{
-          "id": string;
-          "measure": string;
-          "window": string;
-          "window_start": string;
-          "window_end": string;
-          "group": {
-            [k: string]: string | null;
-          };
-          "actual": string;
-          "expected": string;
-          "score": number;
-          "drivers": Array<{
-            "dimension": string;
-            "value": string | null;
-            "share": number;
-            "excess": string;
-          }>;
-          "detected_at": string;
-          "dismissed": {
-            "at": string;
-            "reason": string | null;
-            "by": string | null;
-          } | null;
-        }>;
-      };
-    };
-  };
-  "/v1/analysis/anomalies/{id}/dismiss": {
+  "/v1/session": {
     post: {
       query: {  };
       body: {
-        "reason": string;
+        "key": string;
       };
       response: {
-        "id": string;
-        "measure": string;
-        "window": string;
-        "window_start": string;
-        "window_end": string;
-        "group": {
-          [k: string]: string | null;
+        "key_id": string;
+        "name": string;
+        "scopes": Array<string>;
+        "subject": string | null;
+        "team": string | null;
+        "project": string | null;
+        "read_only": boolean;
+        "tz": string;
+        "features": {
+          [k: string]: boolean;
         };
-        "actual": string;
-        "expected": string;
-        "score": number;
-        "drivers": Array<{
-          "dimension": string;
-          "value": string | null;
-          "share": number;
-          "excess": string;
-        }>;
-        "detected_at": string;
-        "dismissed": {
-          "at": string;
-          "reason": string | null;
-          "by": string | null;
-        } | null;
+      };
+    };
+    get: {
+      query: {  };
+      body: never;
+      response: {
+        "key_id": string;
+        "name": string;
+        "scopes": Array<string>;
+        "subject": string | null;
+        "team": string | null;
+        "project": string | null;
+        "read_only": boolean;
+        "tz": string;
+        "features": {
+          [k: string]: boolean;
+        };
+      };
+    };
+    delete: {
+      query: {  };
+      body: never;
+      response: {
+        "signed_out": boolean;
       };
     };
   };
-  "/v1/analysis/trends": {
+  "/v1/stream": {
     get: {
-      query: { "measure"?: string | number | boolean; "period"?: string | number | boolean; "group_by"?: string | number | boolean; "tz"?: string | number | boolean };
+      query: {  };
       body: never;
-      response: {
-        "measure": string;
-        "period": string;
-        "periods": {
-          "previous": {
-            "from": string;
-            "to": string;
-          };
-          "last": {
-            "from": string;
-            "to": string;
-          };
-          "current": {
-            "from": string;
-            "to": string;
-          };
-        };
-        "rows": Array<{
-          "group": {
-            [k: string]: string | null;
-          };
-          "previous": string;
-          "last": string;
-          "current_to_date": string;
-          "change": string;
-          "change_percent": number | null;
-        }>;
-      };
-    };
-  };
-  "/v1/analysis/suggestions": {
-    get: {
-      query: { "group_by"?: string | number | boolean; "tz"?: string | number | boolean };
-      body: never;
-      response: {
-        "from": string;
-        "to": string;
-        "total_estimated_monthly_savings": string;
-        "data": Array<{
-          "kind": string;
-          "scope": string | null;
-          "title": string;
-          "evidence": {
-            [k: string]: unknown;
-          };
-          "estimated_monthly_savings": string;
-        }>;
-      };
-    };
-  };
-  "/v1/analysis/efficiency": {
-    get: {
-      query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "group_by"?: string | number | boolean };
-      body: never;
-      response: {
-        "from": string;
-        "to": string;
-        "overall": {
-          "requests": number;
-          "cost": string;
-          "cost_per_request": string | null;
-          "active_user_hours": number;
-          "cost_per_user_hour": string | null;
-          "video_minutes": number;
-          "cost_per_video_minute": string | null;
-          "tokens_per_second": null;
-        };
-        "rows": Array<{
-          "group": {
-            [k: string]: string | null;
-          };
-          "requests": number;
-          "cost": string;
-          "cost_per_request": string | null;
-          "tokens_per_request": number | null;
-          "output_share": number | null;
-          "cache_read_share": number | null;
-        }>;
-      };
+      response: unknown;
     };
   };
 }

@@ -29,18 +29,6 @@ interface UnpricedResponse {
   hint?: string;
 }
 
-/** POST /v1/prices/reprice's answer (src/pricing/routes.ts; RepriceProgress). */
-interface RepriceResult {
-  from: string;
-  to: string;
-  all: boolean;
-  total: number;
-  scanned: number;
-  updated: number;
-  priced: number;
-  still_unpriced: number;
-}
-
 const rate = (v: unknown) => (v === undefined || v === null ? '—' : `$${v}`);
 const PAGE = 100;
 
@@ -53,7 +41,7 @@ function Reprice() {
   const { range, filters } = useFilters();
   const [all, setAll] = useState(false);
   const m = useMutation({
-    mutationFn: () => call<RepriceResult>('POST', '/v1/prices/reprice', { body: { from: range.from, to: range.to, all } }),
+    mutationFn: () => api.post('/v1/prices/reprice', { body: { from: range.from, to: range.to, all } }),
     // Costs changed: every usage read is stale.
     onSuccess: () => qc.invalidateQueries({ predicate: (q) => q.queryKey[0] !== 'session' && q.queryKey[0] !== 'prices' }),
   });
