@@ -2,7 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import type { RollupService } from '../rollups/service.ts';
 import { scopeRead } from '../auth/binding.ts';
 import { Money } from '../shared/money.ts';
-import { QUARTER_HOUR, MAX_WINDOWS, formatInZone, windowsOf, type Window } from '../shared/time.ts';
+import { QUARTER_HOUR, formatInZone, windowsOf, type Window } from '../shared/time.ts';
 import { LLM_ROLLUP_DIMS, LLM_ROLLUP_METERS, type Meter } from './definitions.ts';
 import { queryLlmRaw } from './store.ts';
 import type { MeterQuery, MeterRow, RowOf } from './query.ts';
@@ -61,7 +61,7 @@ function compareGroups(names: string[], a: Groups, b: Groups): number {
 
 /** The rollups' answer for the aligned middle [af, at), added per query window. */
 async function addMiddle(rollups: Pick<RollupService, 'usage'>, q: MeterQuery, windows: Window[], af: number, at: number, filters: Record<string, string[]>, acc: Accumulator): Promise<void> {
-  const sub = windowsOf(q.tz, q.window, new Date(af), new Date(at), MAX_WINDOWS);
+  const sub = windowsOf(q.tz, q.window, new Date(af), new Date(at));
   const at15 = new Map(sub.map((w) => [formatInZone(q.tz, w.start), windowIndex(windows, w.start.getTime())]));
   const { rows } = await rollups.usage({ from: new Date(af), to: new Date(at), tz: q.tz, window: q.window, groupBy: q.groupBy as (typeof LLM_ROLLUP_DIMS)[number][], filters }, q.bind);
   for (const r of rows) {

@@ -2,7 +2,7 @@ import type { Queryable } from '../shared/db/index.ts';
 import type { Binding, RollupService } from '../rollups/service.ts';
 import { badRequest } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
-import { MAX_WINDOWS, formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
+import { formatInZone, windowsOf, TooManyWindowsError, type Window, type WindowUnit } from '../shared/time.ts';
 import { isRollupMeter, meterGroups, type Meter } from './definitions.ts';
 import { queryGeneric, type PartRow } from './store.ts';
 import { sessionsFor } from './media-store.ts';
@@ -58,7 +58,7 @@ function checkQuery(m: Meter, q: MeterQuery): void {
 
 function windowsFor(q: MeterQuery): Window[] {
   try {
-    return windowsOf(q.tz, q.window, q.from, q.to, MAX_WINDOWS);
+    return windowsOf(q.tz, q.window, q.from, q.to);
   } catch (e) {
     if (e instanceof TooManyWindowsError) throw badRequest('TOO_MANY_WINDOWS', `${e.message}; narrow from/to or use a coarser window`, 'window');
     throw e;
