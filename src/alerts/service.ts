@@ -1,50 +1,31 @@
-import type { Db } from '../shared/db/index.ts';
-import type { Clock } from '../shared/clock.ts';
-import type { Logger } from '../shared/log.ts';
 import type { Signal } from '../shared/signals.ts';
 import type { StoredEvent } from '../events/types.ts';
 import { notFound } from '../shared/errors.ts';
-import type { Binding } from '../rollups/service.ts';
-import type { AlertsConfig } from './config.ts';
-import type { AlertCtx, DeliveryReport, MeterReader } from './context.ts';
+import type { AlertCtx, DeliveryReport } from './context.ts';
 import { parseAllowList } from './netguard.ts';
 import { smtpMailer, type Mailer } from './channels.ts';
-import type { UsageForecaster } from './forecast.ts';
 import { anomalyCandidate, collectorCandidate, levelCandidate, reconciliationCandidate } from './evaluate.ts';
-import { ruleCache, ruleCrud, type RuleOut, type RuleWritten } from './rules.ts';
+import { ruleCache, ruleCrud, type RuleCrud } from './rules.ts';
 import { firingOf, sampleCandidate } from './firing.ts';
 import { decider, recordFiring, type AfterDecide } from './decide.ts';
 import { outbox } from './outbox.ts';
 import { budgetMarks } from './marks.ts';
 import { budgetEval, forecastEval, levelEval } from './sweep.ts';
-import { notifications } from './notifications.ts';
+import { notifications, type Notifications } from './notifications.ts';
 import * as store from './store.ts';
-import type { Candidate, EntitlementSource, Firing } from './types.ts';
+import type { Candidate, EntitlementSource, Firing, Rule } from './types.ts';
 
 export type { MeterReader, DeliveryReport } from './context.ts';
 export type { RuleOut } from './rules.ts';
 
-export interface AlertDeps {
-  db: Db;
-  clock: Clock;
-  logger: Logger;
-  config: AlertsConfig;
-  /** Report zone: budgets' periods when the rule names none. */
-  tz: string;
-  dashboardUrl: string;
-  meters?: MeterReader;
+/** db, clock, logger, config, tz, dashboardUrl, meters?, forecaster?, mailer? (context.ts), and the entitlement port. */
+export interface AlertDeps extends Omit<AlertCtx, 'allow' | 'entitlements' | 'mailer'> {
   entitlements?: EntitlementSource;
+  /** Default: nodemailer on `config.smtp_url` when set. */
   mailer?: Mailer;
-  /** forecast.exceeds: a model given at wiring time (analysis's forecast); the linear projection when absent or when it declines. */
-  forecaster?: UsageForecaster;
 }
 
-export interface AlertService {
-  createRule(body: unknown): Promise<RuleWritten>;
-  listRules(): Promise<RuleOut[]>;
-  getRule(id: string): Promise<RuleOut>;
-  updateRule(id: string, body: unknown): Promise<RuleWritten>;
-  deleteRule(id: string): Promise<void>;
+export interface AlertService extends RuleCrud, Notifications {
   /** Arrival-time evaluation of a domain signal; resolves with what fired. */
   onSignal(s: Signal): Promise<Firing[]>;
   /** After an ingest commit: marks budget rules whose meters the rows touch (evaluated after a short delay). */
@@ -57,8 +38,6 @@ export interface AlertService {
   deliverDue(now?: Date): Promise<DeliveryReport>;
   test(ruleId: string): Promise<{ firing_id: string; deliveries: store.HistoryDelivery[] }>;
   history(q: { rule_id?: string; from?: Date; to?: Date; limit: number; include_tests?: boolean }): Promise<Array<Firing & { deliveries: store.HistoryDelivery[] }>>;
-  listNotifications(q: { subject?: string; unread?: boolean; limit: number; before?: Date }, bind: Binding): Promise<store.NotificationRow[]>;
-  readNotification(id: string, bind: Binding): Promise<store.NotificationRow>;
   setEntitlementSource(src: EntitlementSource | undefined): void;
   /** Test seams: run after a decision commits and before anything is sent. */
   hooks: { afterDecide: AfterDecide };
@@ -67,7 +46,7 @@ export interface AlertService {
 }
 
 /** The candidate a domain signal is for this rule, if any. */
-function signalCandidate(r: Parameters<typeof levelCandidate>[0], s: Signal): Candidate | null {
+function signalCandidate(r: Rule, s: Signal): Candidate | null {
   if (s.type === 'entitlement.level') return levelCandidate(r, { ...s, id: s.entitlement_id });
   if (s.type === 'collector.failure') return collectorCandidate(r, s);
   if (s.type === 'reconciliation.mismatch') return reconciliationCandidate(r, s);
@@ -84,14 +63,7 @@ export function alertService(d: AlertDeps): AlertService {
   const { db, clock, config } = d;
   let entitlements = d.entitlements;
   const ctx: AlertCtx = {
-    db,
-    clock,
-    logger: d.logger,
-    config,
-    tz: d.tz,
-    dashboardUrl: d.dashboardUrl,
-    meters: d.meters,
-    forecaster: d.forecaster,
+    ...d,
     mailer: d.mailer ?? (config.smtp_url ? smtpMailer(config.smtp_url, config.smtp_from) : undefined),
     allow: parseAllowList(config.webhook_allowed_hosts),
     entitlements: () => entitlements,

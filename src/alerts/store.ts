@@ -140,22 +140,12 @@ export async function insertNotification(
   );
 }
 
-interface FiringRow {
-  id: string;
-  rule_id: string;
-  rule_name: string;
-  type: RuleType;
-  subject: string | null;
-  team: string | null;
-  level: string | null;
-  period: string | null;
-  value: string | null;
-  threshold: string | null;
+/** A row of alert_firings: the firing's columns, its title and details in `payload`. */
+type FiringRow = Omit<Firing, 'occurred_at' | 'created_at' | 'title' | 'details'> & {
   payload: { title: string; details: Record<string, unknown> };
-  test: boolean;
   occurred_at: Date | string;
   created_at: Date | string;
-}
+};
 
 export function firingOf(r: FiringRow): Firing {
   return {

@@ -2,36 +2,22 @@ import { Money } from '../shared/money.ts';
 import { DAY, formatInZone, nextWindowStart, startOf, windowsOf } from '../shared/time.ts';
 import { forecastPeriod, type ForecastResult } from './forecast.ts';
 import { weekdayOf } from './series.ts';
+import type { ForecastRequest, Projection, UsageForecaster } from '../alerts/forecast.ts';
 
 /**
- * The analysis forecast in the shape alerts' `forecast.exceeds` asks for (src/alerts/forecast.ts
- * `UsageForecaster`; typed here structurally so neither domain imports the other — src/app.ts
- * passes this to wireAlerts). Pure given its input: the clock arrives as `now`.
+ * The analysis forecast in the shape alerts' `forecast.exceeds` asks for: it implements alerts' port
+ * `UsageForecaster` (src/alerts/forecast.ts; a type-only import — alerts never imports analysis, and
+ * src/app.ts passes this to wireAlerts). Pure given its input: the clock arrives as `now`.
  */
 
 /** Complete days of history the trend + weekday model needs before alerts trust it over the linear projection. */
 export const ALERT_FORECAST_MIN_DAYS = 21;
 const HISTORY_DAYS = 56;
 
-export interface AlertForecastRequest {
-  usage: string;
-  limit: string;
-  daily: Array<{ day: string; usage: string }>;
-  tz: string;
-  periodStart: Date;
-  periodEnd: Date;
-  now: Date;
-}
-
-export interface AlertProjection {
-  rate: string;
-  projected_total: string;
-  crosses_at: Date | null;
-  crossed: boolean;
-  method: string;
-  low: string;
-  high: string;
-}
+/** The request alerts make (their port, src/alerts/forecast.ts). */
+export type AlertForecastRequest = ForecastRequest;
+/** Alerts' projection, with this model's method and 80 % interval always set. */
+export type AlertProjection = Projection & Required<Pick<Projection, 'method' | 'low' | 'high'>>;
 
 /**
  * Period-end forecast of one usage series and when it reaches `limit`; null when fewer than
@@ -92,4 +78,4 @@ export function projectForAlert(r: AlertForecastRequest): AlertProjection | null
 }
 
 /** The forecaster given to alerts (src/app.ts). */
-export const alertsForecaster = { historyDays: HISTORY_DAYS, project: projectForAlert };
+export const alertsForecaster: UsageForecaster = { historyDays: HISTORY_DAYS, project: projectForAlert };

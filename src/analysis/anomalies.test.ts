@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { detect, drivers, robust } from './anomalies.ts';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { uniform, normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) };
-}
+import { rng } from './fixtures/rng.ts';
 
 const HOURS = 90 * 24;
 /** Hourly cost of one model: a daily curve (busy afternoons), quiet weekends, a slow trend, 10 % noise. */

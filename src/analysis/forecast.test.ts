@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forecastPeriod, t80 } from './forecast.ts';
-
-/** Seeded PRNG (mulberry32) and a standard normal from it (Box–Muller): the runs are repeatable. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
+import { rng } from './fixtures/rng.ts';
 
 /**
  * One simulated month: 8 weeks of history with a known trend and weekly pattern, a forecast made

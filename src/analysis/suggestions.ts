@@ -1,5 +1,6 @@
 import { Money } from '../shared/money.ts';
 import type { PriceOutcome, PriceRequest } from '../pricing/index.ts';
+import type { Measures } from '../rollups/service.ts';
 
 /**
  * Savings advice from a window of usage (normally the last 30 days, taken as "a month"), pure
@@ -8,19 +9,13 @@ import type { PriceOutcome, PriceRequest } from '../pricing/index.ts';
  * estimate are in its evidence.
  */
 
-export interface UsageCell {
+/** One rollup cell's measures (reasoning is part of output) by scope, feature, provider and model. */
+export type UsageCell = Omit<Measures, 'reasoning_tokens'> & {
   scope: string | null;
   feature: string | null;
   provider: string | null;
   model: string | null;
-  requests: number;
-  unpriced_requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  cost: string;
-}
+};
 
 export interface Suggestion {
   kind: 'cheaper_model' | 'prompt_caching' | 'output_heavy' | 'unpriced_model' | 'idle_key' | 'outsized_spender';
@@ -97,6 +92,11 @@ const costAt = (r: Rates, c: Pick<UsageCell, 'input_tokens' | 'output_tokens' | 
   r.input.times(c.input_tokens).plus(r.output.times(c.output_tokens)).plus(r.cache_read.times(c.cache_read_tokens)).plus(r.cache_write.times(c.cache_write_tokens));
 const cents = (m: Money) => m.toDecimalPlaces(2, Money.ROUND_DOWN).toFixed(2);
 
+/** A suggestion about one usage cell; its evidence starts with the cell's feature, provider, model and requests. */
+function cellSuggestion(kind: Suggestion['kind'], c: UsageCell, title: string, evidence: Record<string, unknown>, savings: Money): Suggestion {
+  return { kind, scope: c.scope, title, evidence: { feature: c.feature, provider: c.provider, model: c.model, requests: c.requests, ...evidence }, estimated_monthly_savings: cents(savings) };
+}
+
 export function modelSuggestions(cells: UsageCell[], price: PriceFn): Suggestion[] {
   const out: Suggestion[] = [];
   const featureCost = new Map<string, Money>();
@@ -117,17 +117,12 @@ export function modelSuggestions(cells: UsageCell[], price: PriceFn): Suggestion
       const rates = ratesOf(price, c.provider, sibling);
       const alt = rates ? costAt(rates, c) : null;
       if (alt && alt.lt(cost)) {
-        out.push({
-          kind: 'cheaper_model',
-          scope: c.scope,
-          title: `Try ${sibling} for the short ${c.model} calls of ${where}`,
-          evidence: {
-            feature: c.feature, provider: c.provider, model: c.model, suggested_model: sibling, requests: c.requests,
-            tokens_per_request: Math.round(perRequest), share_of_feature_cost: Math.round(share * 1000) / 1000,
+        out.push(
+          cellSuggestion('cheaper_model', c, `Try ${sibling} for the short ${c.model} calls of ${where}`, {
+            suggested_model: sibling, tokens_per_request: Math.round(perRequest), share_of_feature_cost: Math.round(share * 1000) / 1000,
             cost: cost.toFixed(), cost_with_suggested_model: alt.toDecimalPlaces(6).toFixed(), suggested_model_prices: rates!.prices,
-          },
-          estimated_monthly_savings: cents(cost.minus(alt)),
-        });
+          }, cost.minus(alt)),
+        );
       }
     }
 
@@ -138,18 +133,13 @@ export function modelSuggestions(cells: UsageCell[], price: PriceFn): Suggestion
       const moved = Math.floor(c.input_tokens * THRESHOLDS.cacheablePrefix);
       const rates = ratesOf(price, c.provider, c.model);
       if (rates && rates.cache_read.lt(rates.input)) {
-        out.push({
-          kind: 'prompt_caching',
-          scope: c.scope,
-          title: `Cache the repeated prompt prefix of ${c.model} in ${where}`,
-          evidence: {
-            feature: c.feature, provider: c.provider, model: c.model, requests: c.requests,
+        out.push(
+          cellSuggestion('prompt_caching', c, `Cache the repeated prompt prefix of ${c.model} in ${where}`, {
             prompt_tokens_per_request: Math.round(promptPerRequest), cache_read_share: Math.round(cacheShare * 1000) / 1000,
             assumed_cacheable_share: THRESHOLDS.cacheablePrefix, tokens_moved_to_cache_reads: moved,
             input_price_mtok: rates.prices.input_mtok, cache_read_price_mtok: rates.prices.cache_read_mtok,
-          },
-          estimated_monthly_savings: cents(rates.input.minus(rates.cache_read).times(moved)),
-        });
+          }, rates.input.minus(rates.cache_read).times(moved)),
+        );
       }
     }
 
@@ -158,17 +148,12 @@ export function modelSuggestions(cells: UsageCell[], price: PriceFn): Suggestion
       const rates = ratesOf(price, c.provider, c.model);
       const outCost = rates ? rates.output.times(c.output_tokens) : null;
       if (outCost && !cost.isZero() && outCost.div(cost).gte(THRESHOLDS.outputCostShare)) {
-        out.push({
-          kind: 'output_heavy',
-          scope: c.scope,
-          title: `Cap or shorten the output of ${c.model} in ${where}`,
-          evidence: {
-            feature: c.feature, provider: c.provider, model: c.model, requests: c.requests,
+        out.push(
+          cellSuggestion('output_heavy', c, `Cap or shorten the output of ${c.model} in ${where}`, {
             output_tokens_per_request: Math.round(c.output_tokens / c.requests), prompt_tokens_per_request: Math.round(promptPerRequest),
             output_cost: outCost.toDecimalPlaces(6).toFixed(), cost: cost.toFixed(), assumed_trim: THRESHOLDS.outputTrim,
-          },
-          estimated_monthly_savings: cents(outCost.times(THRESHOLDS.outputTrim)),
-        });
+          }, outCost.times(THRESHOLDS.outputTrim)),
+        );
       }
     }
   }
