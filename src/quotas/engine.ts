@@ -1,6 +1,9 @@
 import { Money, type MoneyValue } from '../shared/money.ts';
 import type { Decimal } from 'decimal.js';
 import { periodStart, nextPeriodStart, periodStartsIn, type PeriodUnit, type Weekday } from './periods.ts';
+import { estimatedTurns, levelOf, type Level, type Thresholds } from './levels.ts';
+
+export { admit, estimatedTurns, levelOf, percentString, type Admission, type Level, type Thresholds } from './levels.ts';
 
 /**
  * The credit engine: a pure function of (grants, usage, clock) → per-grant burn, balance, level,
@@ -18,14 +21,8 @@ import { periodStart, nextPeriodStart, periodStartsIn, type PeriodUnit, type Wee
  * is forgiven at the entitlement's period reset.
  */
 
-export type Level = 'ok' | 'warning' | 'critical' | 'blocked';
 export type GrantKind = 'free' | 'purchased' | 'promotional';
 
-export interface Thresholds {
-  warning: MoneyValue;
-  critical: MoneyValue;
-  block: MoneyValue;
-}
 
 export interface GrantInput {
   id: string;
@@ -119,23 +116,6 @@ export function burnOrder(a: GrantInput, b: GrantInput): number {
 
 export function activeAt(g: GrantInput, at: number): boolean {
   return t(g.effective_at) <= at && (g.expires_at === null || at < t(g.expires_at)) && (g.voided_at === null || at < t(g.voided_at));
-}
-
-/** The level of a usage against what is available, by exact comparison (no rounded percent). */
-export function levelOf(usage: Decimal, available: Decimal, th: Thresholds): Level {
-  // Nothing granted: nothing may be used.
-  if (available.lte(0)) return 'blocked';
-  if (usage.gte(available.times(th.block))) return 'blocked';
-  if (usage.gte(available.times(th.critical))) return 'critical';
-  if (usage.gte(available.times(th.warning))) return 'warning';
-  return 'ok';
-}
-
-export function estimatedTurns(balance: Decimal, avg: MoneyValue | null | undefined): number | null {
-  if (avg === null || avg === undefined) return null;
-  const a = new Money(avg);
-  if (a.lte(0)) return null;
-  return balance.div(a).floor().toNumber();
 }
 
 /**
@@ -332,38 +312,3 @@ function Decimal_min(a: Decimal, b: Decimal): Decimal {
   return a.lte(b) ? a : b;
 }
 
-export interface Admission {
-  allowed: boolean;
-  /** The level as of admission: usage so far, open reservations and this amount. */
-  level: Level;
-  /** Room left under the block threshold after this amount (never negative). */
-  remaining: Decimal;
-  /** Balance after this amount (never negative). */
-  balance: Decimal;
-  percent: Decimal | null;
-}
-
-/**
- * Whether `amount` more may start, given the period's usage, what is already reserved and the
- * block threshold: refused at or past the threshold, or when the amount would cross it.
- */
-export function admit(usage: Decimal, available: Decimal, reserved: Decimal, amount: Decimal, th: Thresholds): Admission {
-  const limit = available.times(th.block);
-  const held = usage.plus(reserved);
-  const after = held.plus(amount);
-  const allowed = available.gt(0) && held.lt(limit) && after.lte(limit);
-  const counted = allowed ? after : held;
-  const level = allowed ? levelOf(counted, available, th) : 'blocked';
-  const rem = limit.minus(counted);
-  const bal = available.minus(counted);
-  return {
-    allowed,
-    level: level === 'blocked' && allowed ? 'critical' : level,
-    remaining: rem.gt(0) ? rem : ZERO,
-    balance: bal.gt(0) ? bal : ZERO,
-    percent: available.gt(0) ? counted.div(available) : null,
-  };
-}
-
-/** A decimal fraction as the wire's percent string (6 places, exact comparisons happen before). */
-export const percentString = (p: Decimal | null): string | null => (p === null ? null : p.toDecimalPlaces(6).toFixed());

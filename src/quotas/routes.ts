@@ -5,83 +5,12 @@ import type { KeyService } from '../auth/service.ts';
 import type { Principal } from '../auth/keys.ts';
 import { bindWriteOrThrow, canReadRow } from '../auth/binding.ts';
 import { ApiError, notFound } from '../shared/errors.ts';
-import { isValidZone } from '../shared/time.ts';
 import type { Entitlement } from './store.ts';
 import type { QuotaService, Target } from './service.ts';
+import { decimal, tz, ident, period, filter, thresholds, rfc3339, entitlementOut, grantOut, valueOut, checkOut, targetShape, idParam } from './schemas.ts';
 
-const decimal = z.union([z.string(), z.number()]).transform((v) => String(v)).refine((v) => /^\d+(\.\d+)?$/.test(v), 'must be a non-negative decimal');
-const fraction = z.union([z.string(), z.number()]).transform((v) => String(v)).refine((v) => /^\d+(\.\d+)?$/.test(v) && Number(v) > 0, 'must be a positive decimal fraction (0.9 = 90 %)');
-const tz = z.string().refine(isValidZone, 'must be an IANA time zone such as Asia/Seoul');
-const ident = z.string().min(1).max(512);
-const period = z.enum(['day', 'week', 'month']);
-const level = z.enum(['ok', 'warning', 'critical', 'blocked']);
-const filter = z.object({ provider: ident.optional(), model: ident.optional(), project: ident.optional(), feature: ident.optional() }).strict();
-const thresholds = z
-  .object({ warning: fraction.default('0.9'), critical: fraction.default('0.95'), block: fraction.default('1') })
-  .strict()
-  .refine((t) => Number(t.warning) <= Number(t.critical) && Number(t.critical) <= Number(t.block), 'thresholds must satisfy warning ≤ critical ≤ block');
-const rfc3339 = z.string().datetime({ offset: true }).transform((s) => new Date(s));
-
-const entitlementOut = z.object({
-  id: z.string(),
-  subject: z.string().nullable(),
-  team: z.string().nullable(),
-  api_key: z.string().nullable(),
-  meter: z.string(),
-  filter,
-  period,
-  tz: z.string(),
-  week_start: z.number(),
-  thresholds: z.object({ warning: z.string(), critical: z.string(), block: z.string() }),
-  purchase_url: z.string().nullable(),
-  enabled: z.boolean(),
-  level,
-  created_at: z.string(),
-  updated_at: z.string(),
-});
-const grantOut = z.object({
-  id: z.string(),
-  entitlement_id: z.string(),
-  kind: z.enum(['free', 'purchased', 'promotional']),
-  amount: z.string(),
-  priority: z.number(),
-  effective_at: z.string(),
-  expires_at: z.string().nullable(),
-  recurring: period.nullable(),
-  voided_at: z.string().nullable(),
-  created_at: z.string(),
-});
-const valueOut = z.object({
-  id: z.string(),
-  meter: z.string(),
-  usage: z.string(),
-  available: z.string(),
-  balance: z.string(),
-  reserved: z.string(),
-  percent: z.string().nullable(),
-  level,
-  estimated_turns: z.number().nullable(),
-  period_start: z.string(),
-  resets_at: z.string(),
-  purchase_url: z.string().nullable(),
-  grants: z.array(z.object({ id: z.string(), kind: z.string(), amount: z.string(), used: z.string(), balance: z.string(), priority: z.number(), active: z.boolean() })),
-});
-const checkOut = z.object({
-  entitlement_id: z.string().nullable(),
-  allowed: z.boolean(),
-  level,
-  balance: z.string().nullable(),
-  remaining: z.string().nullable(),
-  percent: z.string().nullable(),
-  estimated_turns: z.number().nullable(),
-  resets_at: z.string().nullable(),
-  purchase_url: z.string().nullable(),
-});
-const targetShape = { subject: ident.optional(), team: ident.optional(), api_key: ident.optional(), meter: ident.default('llm_tokens') };
-const idParam = z.object({ id: z.string() });
 const dates = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
 
-/** A bound key reads only its own subject's / team's entitlements (and its project's budgets). */
 /**
  * The one binding rule (auth/binding.ts) over an entitlement: its subject, team and the project of
  * its filter. A team-bound key also reads its members' subject entitlements (they carry no team).
@@ -100,17 +29,30 @@ function targetOf(p: Principal | undefined, b: { subject?: string; team?: string
   return t;
 }
 
+interface RouteDeps {
+  quotas: QuotaService;
+  defaultTz: string;
+  admin: ReturnType<typeof requireScope>;
+  read: ReturnType<typeof requireScope>;
+  gate: ReturnType<typeof requireScope>;
+  readable: (p: Principal | undefined, id: string) => Promise<Entitlement>;
+}
+
 export function registerQuotaRoutes(app: App, deps: { keys: KeyService; quotas: QuotaService; defaultTz: string }) {
   const { quotas } = deps;
-  const admin = requireScope(deps.keys, 'admin');
-  const read = requireScope(deps.keys, 'read');
-  const gate = requireScope(deps.keys, 'gateway');
   const readable = async (p: Principal | undefined, id: string) => {
     const e = await quotas.getEntitlement(id);
     if (!canRead(p, e)) throw notFound(`entitlement ${id}`);
     return e;
   };
+  const d: RouteDeps = { quotas, defaultTz: deps.defaultTz, admin: requireScope(deps.keys, 'admin'), read: requireScope(deps.keys, 'read'), gate: requireScope(deps.keys, 'gateway'), readable };
+  entitlementRoutes(app, d);
+  grantAndValueRoutes(app, d);
+  checkRoutes(app, d);
+}
 
+/** /v1/entitlements: create, list, stats, one, patch, delete. */
+function entitlementRoutes(app: App, { quotas, admin, read, readable, ...deps }: RouteDeps) {
   app.post(
     '/v1/entitlements',
     {
@@ -200,7 +142,10 @@ export function registerQuotaRoutes(app: App, deps: { keys: KeyService; quotas: 
       return { id: req.params.id, deleted: true };
     },
   );
+}
 
+/** Grants (create, list, void), /value and /history. */
+function grantAndValueRoutes(app: App, { quotas, admin, read, readable }: RouteDeps) {
   app.post(
     '/v1/entitlements/:id/grants',
     {
@@ -257,7 +202,10 @@ export function registerQuotaRoutes(app: App, deps: { keys: KeyService; quotas: 
       return quotas.history(req.params.id, req.query.window);
     },
   );
+}
 
+/** /v1/check and /v1/reservations (create, settle, release). */
+function checkRoutes(app: App, { quotas, gate }: RouteDeps) {
   app.post(
     '/v1/check',
     {

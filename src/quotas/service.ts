@@ -1,19 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Signals } from '../shared/signals.ts';
 import type { MeterService } from '../meters/service.ts';
-import { ApiError, notFound } from '../shared/errors.ts';
 import { Money } from '../shared/money.ts';
 import { levelOf, percentString, type Level } from './engine.ts';
 import { checkOut, valueOf, worse, NO_ENTITLEMENT, type CheckOut, type ValueOut } from './answers.ts';
 import { usageReader, type Snapshot, type UsageConfig, type UsageReader } from './usage.ts';
 import { usageSnapshotStore } from './usage-store.ts';
+import { entitlementAdmin } from './admin.ts';
+import { historyOf } from './history.ts';
+import { reservationService } from './reservations.ts';
 import { sliceBook, type SliceConfig } from './slices.ts';
-import { periodStart } from './periods.ts';
-import { quotaStore, type BudgetFilter, type Entitlement, type Grant, type QuotaStore } from './store.ts';
-import type { PeriodUnit, Weekday } from './periods.ts';
+import { quotaStore, type Entitlement, type QuotaStore } from './store.ts';
 import type { QuotaMetrics } from './metrics.ts';
 
 export interface QuotasConfig {
@@ -48,7 +47,6 @@ export type { Snapshot } from './usage.ts';
 export type { CheckOut, ValueOut } from './answers.ts';
 export { usageFilters } from './usage.ts';
 
-const newId = (p: string) => `${p}_${randomBytes(12).toString('base64url')}`;
 const LLM_DIMS = new Set(['subject', 'team', 'project', 'api_key', 'provider', 'model', 'region', 'feature']);
 
 export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig & UsageConfig & SliceConfig> }) {
@@ -127,14 +125,12 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     });
   }
 
-  async function getEnt(id: string): Promise<Entitlement> {
-    const e = await store.getEntitlement(id);
-    if (!e) throw notFound(`entitlement ${id}`);
-    return e;
-  }
 
+
+  const admin = entitlementAdmin({ store, clock, forget });
   const matching = async (t: Target, meter: string) =>
     (await store.entitlementsFor({ subject: t.subject ?? null, team: t.team ?? null, api_key: t.api_key ?? null })).filter((e) => e.meter === meter);
+  const reservations = reservationService({ store, clock, logger, cfg, snapshot, noteLevel, matching, metrics: deps.metrics });
 
   return {
     store,
@@ -144,45 +140,9 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     noteLevel,
     /** This process's slices of room (the gateway's admissions). */
     slices,
-    async createEntitlement(b: { subject?: string | null; team?: string | null; api_key?: string | null; meter: string; filter?: BudgetFilter; period: PeriodUnit; tz: string; week_start?: Weekday; thresholds: { warning: string; critical: string; block: string }; purchase_url?: string | null; enabled?: boolean }) {
-      if (b.filter && Object.keys(b.filter).length && !b.meter.startsWith('llm_')) throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: 'filter applies to the llm_* meters (budgets)', param: 'filter' });
-      const now = clock.now();
-      const e: Entitlement = {
-        id: newId('ent'), subject: b.subject ?? null, team: b.team ?? null, api_key: b.api_key ?? null, meter: b.meter, filter: b.filter ?? {}, period: b.period, tz: b.tz,
-        week_start: b.week_start ?? 1, thresholds: b.thresholds, purchase_url: b.purchase_url ?? null, enabled: b.enabled ?? true, level: 'ok', created_at: now, updated_at: now,
-      };
-      await store.insertEntitlement(e);
-      return e;
-    },
-    getEntitlement: getEnt,
-    async updateEntitlement(id: string, patch: Parameters<QuotaStore['updateEntitlement']>[1]) {
-      const e = await store.updateEntitlement(id, patch, clock.now());
-      if (!e) throw notFound(`entitlement ${id}`);
-      forget(id);
-      return e;
-    },
-    async deleteEntitlement(id: string) {
-      if (!(await store.deleteEntitlement(id, clock.now()))) throw notFound(`entitlement ${id}`);
-      forget(id);
-    },
-    async createGrant(entId: string, b: { amount: string; kind: Grant['kind']; priority: number; effective_at?: Date; expires_at?: Date | null; recurring?: PeriodUnit | null }) {
-      await getEnt(entId);
-      const now = clock.now();
-      const g: Grant = { id: newId('grt'), entitlement_id: entId, kind: b.kind, amount: new Money(b.amount).toFixed(), priority: b.priority, effective_at: b.effective_at ?? now, expires_at: b.expires_at ?? null, recurring: b.recurring ?? null, voided_at: null, created_at: now };
-      if (g.expires_at && g.expires_at <= g.effective_at) throw new ApiError({ type: 'invalid_request', code: 'INVALID_FIELD', message: 'expires_at must be after effective_at', param: 'expires_at' });
-      await store.insertGrant(g);
-      forget(entId);
-      return g;
-    },
-    async voidGrant(entId: string, gid: string) {
-      const g = await store.voidGrant(entId, gid, clock.now());
-      if (!g) throw notFound(`grant ${gid}`);
-      forget(entId);
-      return g;
-    },
     /** /value: always computed fresh (it is the reference answer), and refreshes the cache. */
     async value(id: string): Promise<ValueOut> {
-      const e = await getEnt(id);
+      const e = await admin.getEntitlement(id);
       forget(id);
       const [s, reserved] = await Promise.all([snapshot(e), store.reserved(id)]);
       // The reference answer also leaves the stats figures written when it returns.
@@ -190,27 +150,9 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       await noteLevel(e, s, levelOf(s.result.usage.plus(reserved), s.result.available, e.thresholds), reserved);
       return valueOf(s, reserved);
     },
+    ...admin,
     async history(id: string, window: 'hour' | 'day' | 'week' | 'month') {
-      const e = await getEnt(id);
-      const now = clock.now();
-      const from = periodStart(e.tz, e.period, now, e.week_start);
-      const bounds: Date[] = [];
-      const { windowsOf } = await import('../shared/time.ts');
-      for (const w of windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000)) bounds.push(w.start, w.end);
-      const s = await compute(e, { windows: bounds, full: true });
-      const rows = windowsOf(e.tz, window, from, new Date(Math.max(now.getTime() + 1, from.getTime() + 1)), 10_000).map((w) => {
-        let usage = new Money(0);
-        let balance: Money | null = null;
-        const burns = new Map<string, Money>();
-        for (const p of s.result.phases) {
-          if (p.from < w.start || p.from >= w.end) continue;
-          usage = usage.plus(p.usage);
-          balance = p.balance;
-          for (const [g, b] of p.burns) burns.set(g, (burns.get(g) ?? new Money(0)).plus(b));
-        }
-        return { window_start: w.start.toISOString(), window_end: w.end.toISOString(), usage: usage.toFixed(), balance: balance?.toFixed() ?? null, burns: [...burns].map(([grant_id, b]) => ({ grant_id, amount: b.toFixed() })) };
-      });
-      return { id, window, rows };
+      return historyOf(await admin.getEntitlement(id), window, clock.now(), compute);
     },
     /** /v1/check: advisory, from the snapshot (≤ snapshot_ttl_ms old) and the current reserved room. */
     async check(t: Target, meter: string, amount: string | undefined): Promise<CheckOut> {
@@ -224,57 +166,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       }
       return worst!;
     },
-    /**
-     * Reserves `amount(e)` in every entitlement the target falls under, or in none: each take is
-     * one locked statement; a refusal gives back the ones already taken.
-     */
-    async reserveIn(ents: Entitlement[], amountOf: (e: Entitlement) => string, ttlS: number, id = newId('res')): Promise<{ id: string; out: CheckOut; taken: Entitlement[] }> {
-      const now = clock.now();
-      const expires = new Date(now.getTime() + ttlS * 1000);
-      const taken: Entitlement[] = [];
-      let worst: CheckOut | null = null;
-      for (const e of ents) {
-        const s0 = snapshot(e);
-        const s = s0 instanceof Promise ? await s0 : s0;
-        const amount = new Money(amountOf(e));
-        const room = s.result.available.times(e.thresholds.block).minus(s.result.usage);
-        const r = await store.reserve({ id, entitlement_id: e.id, amount: amount.toFixed(), room: room.toFixed(), now, expires_at: expires });
-        const before = r.ok ? new Money(r.reserved).minus(amount).toFixed() : r.reserved;
-        const { admission, ...c } = checkOut(e, s, before, amount);
-        const out = { ...c, allowed: r.ok, level: r.ok ? (admission.level === 'blocked' ? 'critical' : admission.level) : ('blocked' as Level) };
-        deps.metrics?.check(out.level);
-        void noteLevel(e, s, r.ok ? levelOf(s.result.usage.plus(r.reserved), s.result.available, e.thresholds) : 'blocked', r.reserved).catch((err) => logger.warn({ err }, 'could not record an entitlement level'));
-        worst = worse(worst, out);
-        if (!r.ok) {
-          if (taken.length) await store.release(id, now);
-          return { id, out, taken: [] };
-        }
-        taken.push(e);
-        deps.metrics?.opened();
-      }
-      return { id, out: worst!, taken };
-    },
-    async reserve(t: Target, meter: string, amount: string, ttlS?: number) {
-      const ents = await matching(t, meter);
-      return this.reserveIn(ents, () => amount, ttlS ?? cfg.reservation_ttl_s);
-    },
-    async settle(id: string, actual: string | ((entitlementId: string) => string)): Promise<number> {
-      const now = clock.now();
-      const n = await store.settle(id, typeof actual === 'string' ? () => actual : actual, now, new Date(now.getTime() + cfg.settle_hold_ms));
-      if (n) deps.metrics?.settled(n);
-      return n;
-    },
-    async release(id: string): Promise<number> {
-      const n = await store.release(id, clock.now());
-      if (n) deps.metrics?.released(n);
-      return n;
-    },
-    async sweep() {
-      const now = clock.now();
-      const r = await store.sweep(now, new Date(now.getTime() - 86_400_000));
-      if (r.expired) deps.metrics?.expired(r.expired);
-      return r;
-    },
+    ...reservations,
     matching,
     entitlementsFor: (t: { subject: string | null; team: string | null; api_key: string | null }) => store.entitlementsFor(t),
     list: (q: Parameters<QuotaStore['listEntitlements']>[0]) => store.listEntitlements(q),
