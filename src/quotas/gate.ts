@@ -71,6 +71,32 @@ export function matches(e: Entitlement, ctx: QuotaContext): boolean {
   return (!f.provider || f.provider === ctx.provider) && (!f.model || f.model === ctx.model) && (!f.project || f.project === ctx.project) && (!f.feature || f.feature === ctx.feature);
 }
 
+/** The gateway's answer headers/429 body from the worst entitlement's answer. */
+export function decisionOf(c: CheckOut): QuotaDecision {
+  const remainingPercent = c.percent === null ? undefined : Money.max(0, new Money(1).minus(c.percent)).times(100).toDecimalPlaces(2).toFixed();
+  return {
+    allowed: c.allowed,
+    level: c.level,
+    remaining_tokens: c.remaining ?? undefined,
+    remaining_percent: remainingPercent,
+    estimated_turns: c.estimated_turns,
+    purchase_url: c.purchase_url,
+    resets_at: c.resets_at,
+    ...(c.allowed ? {} : { message: 'the quota is used up' }),
+  };
+}
+
+/** One lease for the call; its end is reported exactly once. */
+export function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease {
+  let done = false;
+  const end = (a: QuotaActual | null) => {
+    if (done) return;
+    done = true;
+    onEnd(a);
+  };
+  return { settle: (a) => end(a), release: () => end(null) };
+}
+
 /**
  * The gateway's quota gate. Which entitlements a caller falls under is cached per process
  * (snapshot_ttl_ms); a caller with none is answered synchronously. Otherwise every call takes its
@@ -97,32 +123,6 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
   /** The call's prices (llm_cost entitlements), at the instant asked. */
   const pricer = (ctx: QuotaContext) =>
     o.price ? (usage: PricedUsage) => o.price!({ provider: ctx.provider, model: ctx.model, team: ctx.team, at: o.clock.now(), usage }) : undefined;
-
-  /** The gateway's answer headers/429 body from the worst entitlement's answer. */
-  function decisionOf(c: CheckOut): QuotaDecision {
-    const remainingPercent = c.percent === null ? undefined : Money.max(0, new Money(1).minus(c.percent)).times(100).toDecimalPlaces(2).toFixed();
-    return {
-      allowed: c.allowed,
-      level: c.level,
-      remaining_tokens: c.remaining ?? undefined,
-      remaining_percent: remainingPercent,
-      estimated_turns: c.estimated_turns,
-      purchase_url: c.purchase_url,
-      resets_at: c.resets_at,
-      ...(c.allowed ? {} : { message: 'the quota is used up' }),
-    };
-  }
-
-  /** One lease for the call; its end is reported exactly once. */
-  function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease {
-    let done = false;
-    const end = (a: QuotaActual | null) => {
-      if (done) return;
-      done = true;
-      onEnd(a);
-    };
-    return { settle: (a) => end(a), release: () => end(null) };
-  }
 
   /** Per-call reservations (quotas.slice_fraction 0): one locked statement per entitlement and call. */
   async function reserveEach(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {

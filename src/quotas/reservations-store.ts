@@ -13,6 +13,11 @@ const iso = (v: unknown) => (v instanceof Date ? v : new Date(v as string));
  */
 export function reservationStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) {
   const commit = opts.asyncCommit ? 'off' : 'on';
+  return { ...takeSql(db, commit), ...endSql(db, commit) };
+}
+
+/** Takes room: a reservation, a slice or more of one; the reserved figure. */
+function takeSql(db: Queryable, commit: string) {
   return {
     /**
      * Takes `amount` of room in one entitlement, or nothing: the row's `reserved` grows only while
@@ -84,6 +89,12 @@ export function reservationStore(db: Queryable, opts: { asyncCommit?: boolean } 
       const r = await db.query<{ reserved: string }>(`SELECT reserved::text AS reserved FROM quota_entitlements WHERE id = $1`, [entitlementId], { prepare: 'quota_reserved' });
       return r.rows[0]?.reserved ?? '0';
     },
+  };
+}
+
+/** Ends reservations and slices: settle, release, the ttl sweep; counts. */
+function endSql(db: Queryable, commit: string) {
+  return {
     /**
      * Settles every row of a reservation to its actual amounts: the estimate stops counting, the
      * actual counts until `hold_until` (its usage is then metered). A reservation that expired

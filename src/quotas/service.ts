@@ -54,7 +54,6 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
   const store: QuotaStore = quotaStore(db, { asyncCommit: cfg.async_commit });
   const snaps = new Map<string, Snapshot>();
   const loading = new Map<string, Promise<Snapshot>>();
-  const statsCache = new Map<string, { at: number; value: ReturnType<QuotaStore['stats']> }>();
 
   const usage: UsageReader = usageReader({ meters: deps.meters, store, snapshots: usageSnapshotStore(db, { asyncCommit: cfg.async_commit }), clock, logger, cfg, onSource: deps.metrics?.usageSource });
   const compute = usage.compute;
@@ -96,36 +95,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
   const forget = (id: string) => snaps.delete(id);
   const slices = sliceBook({ store, clock, logger, cfg, snapshot, metrics: deps.metrics });
 
-  /** Publishes entitlement.level when the level changed (once across processes: the row decides). */
-  async function noteLevel(e: Entitlement, s: Snapshot, level: Level, reserved: string): Promise<void> {
-    if (level === e.level) return;
-    const changed = await store.setLevel(e.id, e.level, level);
-    const previous = e.level;
-    e.level = level;
-    if (!changed) return;
-    const r = s.result;
-    const usage = r.usage.plus(reserved);
-    deps.signals.publish({
-      type: 'entitlement.level',
-      entitlement_id: e.id,
-      meter: e.meter,
-      subject: e.subject,
-      team: e.team,
-      api_key: e.api_key,
-      level,
-      previous_level: previous,
-      usage: usage.toFixed(),
-      available: r.available.toFixed(),
-      balance: Money.max(0, r.available.minus(usage)).toFixed(),
-      percent: percentString(r.available.gt(0) ? usage.div(r.available) : null) ?? '0',
-      period_start: r.period_start.toISOString(),
-      resets_at: r.resets_at.toISOString(),
-      purchase_url: e.purchase_url,
-      occurred_at: clock.now().toISOString(),
-    });
-  }
-
-
+  const noteLevel = (e: Entitlement, s: Snapshot, level: Level, reserved: string) => publishLevel({ store, clock, signals: deps.signals }, e, s, level, reserved);
 
   const admin = entitlementAdmin({ store, clock, forget });
   const matching = async (t: Target, meter: string) =>
@@ -172,17 +142,52 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
     list: (q: Parameters<QuotaStore['listEntitlements']>[0]) => store.listEntitlements(q),
     grants: (id: string) => store.grants(id),
     /** Seed 003's admin stats, cached per process for stats_cache_ms (one computation at a time per meter). */
-    stats(meter: string): ReturnType<QuotaStore['stats']> {
-      const now = clock.now().getTime();
-      const hit = statsCache.get(meter);
-      if (hit && now - hit.at < cfg.stats_cache_ms) return hit.value;
-      const value = store.stats(meter);
-      statsCache.set(meter, { at: now, value });
-      value.catch(() => statsCache.delete(meter));
-      return value;
-    },
+    stats: cachedStats(store, clock, cfg.stats_cache_ms),
     isLlmDim: (d: string) => LLM_DIMS.has(d),
   };
 }
 
 export type QuotaService = ReturnType<typeof quotaService>;
+
+/** Publishes entitlement.level when the level changed (once across processes: the row decides). */
+async function publishLevel(d: { store: QuotaStore; clock: Clock; signals: Signals }, e: Entitlement, s: Snapshot, level: Level, reserved: string): Promise<void> {
+  if (level === e.level) return;
+  const changed = await d.store.setLevel(e.id, e.level, level);
+  const previous = e.level;
+  e.level = level;
+  if (!changed) return;
+  const r = s.result;
+  const usage = r.usage.plus(reserved);
+  d.signals.publish({
+    type: 'entitlement.level',
+    entitlement_id: e.id,
+    meter: e.meter,
+    subject: e.subject,
+    team: e.team,
+    api_key: e.api_key,
+    level,
+    previous_level: previous,
+    usage: usage.toFixed(),
+    available: r.available.toFixed(),
+    balance: Money.max(0, r.available.minus(usage)).toFixed(),
+    percent: percentString(r.available.gt(0) ? usage.div(r.available) : null) ?? '0',
+    period_start: r.period_start.toISOString(),
+    resets_at: r.resets_at.toISOString(),
+    purchase_url: e.purchase_url,
+    occurred_at: d.clock.now().toISOString(),
+  });
+}
+
+/** Seed 003's admin stats, cached per process for `ms` (one computation at a time per meter). */
+function cachedStats(store: QuotaStore, clock: Clock, ms: number) {
+  const cache = new Map<string, { at: number; value: ReturnType<QuotaStore['stats']> }>();
+  return (meter: string): ReturnType<QuotaStore['stats']> => {
+    const now = clock.now().getTime();
+    const hit = cache.get(meter);
+    if (hit && now - hit.at < ms) return hit.value;
+    const value = store.stats(meter);
+    cache.set(meter, { at: now, value });
+    value.catch(() => cache.delete(meter));
+    return value;
+  };
+}

@@ -72,6 +72,45 @@ export type Taken = { ok: true; hold: Hold } | { ok: false; out: CheckOut; snap:
 
 const newId = () => `slc_${randomBytes(12).toString('base64url')}`;
 
+/** Counts `amount` in the slice: the call's hold and its answer (from the slice's snapshot and the room held before it). */
+function holdIn(s: Slice, amount: Money, at: number, metrics?: QuotaMetrics): Hold {
+  const before = s.others.plus(s.used);
+  s.used = s.used.plus(amount);
+  s.open++;
+  s.lastUse = at;
+  const { admission: _a, ...c } = checkOut(s.ent, s.snap, before.toFixed(), amount);
+  // Allowed by the slice: at most critical (the block threshold is where the room ends).
+  const out: CheckOut = { ...c, allowed: true, level: c.level === 'blocked' ? 'critical' : c.level };
+  metrics?.check(out.level);
+  return { slice: s, amount, out, reserved: before.plus(amount).toFixed(), done: false };
+}
+
+
+function refusal(e: Entitlement, snap: Snapshot, reserved: string, amount: Money, metrics?: QuotaMetrics): Taken {
+  const { admission: _a, ...c } = checkOut(e, snap, reserved, amount);
+  metrics?.check('blocked');
+  return { ok: false, out: { ...c, allowed: false, level: 'blocked' }, snap, reserved };
+}
+
+
+/** A call ended: its estimate leaves the slice, its actual (if any) stays; true when the slice must stop admitting. */
+function endIn(h: Hold, actual: Money | null, at: number): boolean {
+  if (h.done) return false;
+  h.done = true;
+  const s = h.slice;
+  s.open--;
+  if (actual === null) s.used = s.used.minus(h.amount);
+  else {
+    s.used = s.used.minus(h.amount).plus(actual);
+    s.settled = s.settled.plus(actual);
+    s.lastSettle = at;
+    // An actual past its estimate: this slice admits nothing more (overspend ≤ this call's overrun).
+    if (actual.gt(h.amount)) s.retired = true;
+  }
+  return s.retired;
+}
+
+
 export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; cfg: SliceConfig; snapshot: (e: Entitlement) => Snapshot | Promise<Snapshot>; metrics?: QuotaMetrics }) {
   const { cfg, store } = d;
   const active = new Map<string, Slice>();
@@ -79,18 +118,6 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
   const taking = new Map<string, Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
   const now = () => d.clock.now().getTime();
-
-  function holdIn(s: Slice, amount: Money): Hold {
-    const before = s.others.plus(s.used);
-    s.used = s.used.plus(amount);
-    s.open++;
-    s.lastUse = now();
-    const { admission: _a, ...c } = checkOut(s.ent, s.snap, before.toFixed(), amount);
-    // Allowed by the slice: at most critical (the block threshold is where the room ends).
-    const out: CheckOut = { ...c, allowed: true, level: c.level === 'blocked' ? 'critical' : c.level };
-    d.metrics?.check(out.level);
-    return { slice: s, amount, out, reserved: before.plus(amount).toFixed(), done: false };
-  }
 
   /** This process's open slice of the entitlement, retiring one that is too old or of changed settings. */
   function current(e: Entitlement): Slice | null {
@@ -106,7 +133,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
   /** Admits `amount` against this process's slice of the entitlement, or null when it does not fit. */
   function local(e: Entitlement, amount: Money): Hold | null {
     const s = current(e);
-    return s && s.used.plus(amount).lte(s.size) ? holdIn(s, amount) : null;
+    return s && s.used.plus(amount).lte(s.size) ? holdIn(s, amount, now(), d.metrics) : null;
   }
 
   async function takeNew(e: Entitlement, amount: Money): Promise<Taken> {
@@ -121,15 +148,15 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
         open.size = open.size.plus(g.size);
         open.others = new Money(g.reserved).minus(open.size);
         open.snap = snap;
-        return { ok: true, hold: holdIn(open, amount) };
+        return { ok: true, hold: holdIn(open, amount, now(), d.metrics) };
       }
-      if (!g.gone && !g.ok) return refusal(e, snap, g.reserved, amount);
+      if (!g.gone && !g.ok) return refusal(e, snap, g.reserved, amount, d.metrics);
       retire(open);
     }
     const at = d.clock.now();
     const id = newId();
     const r = await store.takeSlice({ id, ...ask, now: at, expires_at: new Date(at.getTime() + cfg.reservation_ttl_s * 1000) });
-    if (!r.ok) return refusal(e, snap, r.reserved, amount);
+    if (!r.ok) return refusal(e, snap, r.reserved, amount, d.metrics);
     d.metrics?.opened();
     const size = new Money(r.size);
     const s: Slice = { id, ent: e, snap, size, others: new Money(r.reserved).minus(size), used: new Money(0), settled: new Money(0), open: 0, takenAt: at.getTime(), lastUse: at.getTime(), lastSettle: 0, retired: false, returned: false };
@@ -138,13 +165,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
     active.set(e.id, s);
     live.add(s);
     timer ??= setInterval(tick, Math.max(10, Math.floor(cfg.slice_idle_ms / 2))).unref();
-    return { ok: true, hold: holdIn(s, amount) };
-  }
-
-  function refusal(e: Entitlement, snap: Snapshot, reserved: string, amount: Money): Taken {
-    const { admission: _a, ...c } = checkOut(e, snap, reserved, amount);
-    d.metrics?.check('blocked');
-    return { ok: false, out: { ...c, allowed: false, level: 'blocked' }, snap, reserved };
+    return { ok: true, hold: holdIn(s, amount, now(), d.metrics) };
   }
 
   /** One slice taken at a time per entitlement in this process: concurrent callers wait for it, then try it. */
@@ -185,19 +206,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
   const pending = new Set<Promise<unknown>>();
 
   function end(h: Hold, actual: Money | null): void {
-    if (h.done) return;
-    h.done = true;
-    const s = h.slice;
-    s.open--;
-    if (actual === null) s.used = s.used.minus(h.amount);
-    else {
-      s.used = s.used.minus(h.amount).plus(actual);
-      s.settled = s.settled.plus(actual);
-      s.lastSettle = now();
-      // An actual past its estimate: this slice admits nothing more (overspend ≤ this call's overrun).
-      if (actual.gt(h.amount)) s.retired = true;
-    }
-    if (s.retired) retire(s);
+    if (endIn(h, actual, now())) retire(h.slice);
   }
 
   function tick(): void {

@@ -81,8 +81,12 @@ const ENT_COLS = 'id, subject, team, api_key, meter, filter, period, tz, week_st
 /** Entitlements, grants, levels and stats figures; the reservation statements come from reservations-store.ts. */
 export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) {
   const commit = opts.asyncCommit ? 'off' : 'on';
+  return { ...reservationStore(db, opts), ...entitlementSql(db), ...grantSql(db, commit) };
+}
+
+/** Entitlements: insert, get, list, the ones a caller falls under, update, delete. */
+function entitlementSql(db: Queryable) {
   return {
-    ...reservationStore(db, opts),
     async insertEntitlement(e: Entitlement): Promise<void> {
       await db.query(
         `INSERT INTO quota_entitlements (id, subject, team, api_key, meter, filter, period, tz, week_start, warning, critical, block, purchase_url, enabled, created_at, updated_at)
@@ -144,7 +148,12 @@ export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) 
       const r = await db.query(`UPDATE quota_entitlements SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL`, [id, now]);
       return r.rowCount > 0;
     },
+  };
+}
 
+/** Grants, the published level, the stats figures and the stats aggregate. */
+function grantSql(db: Queryable, commit: string) {
+  return {
     async insertGrant(g: Grant): Promise<void> {
       await db.query(
         `INSERT INTO quota_grants (id, entitlement_id, kind, amount, priority, effective_at, expires_at, recurring, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
@@ -200,5 +209,6 @@ export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) 
     },
   };
 }
+
 
 export type QuotaStore = ReturnType<typeof quotaStore>;
