@@ -28,7 +28,42 @@ function decodeCursor(c: string): { time: Date; seq: string } {
   return { time, seq };
 }
 
-export function registerEventRoutes(app: App, deps: { keys: KeyService; events: EventService; store: EventStore }) {
+/** A stored event as GET /v1/events lists it: the CloudEvent, when it arrived and its pricing. */
+const listedEvent = z.object({
+  specversion: z.literal('1.0'),
+  id: z.string(),
+  source: z.string(),
+  type: z.string(),
+  subject: z.string().nullable(),
+  time: z.string(),
+  data: z.unknown(),
+  received_at: z.string(),
+  cost: z.string().nullable().describe('USD, decimal string'),
+  cost_source: z.string().nullable(),
+  computed_cost: z.string().nullable(),
+  price: z.unknown(),
+  unpriced: z.boolean(),
+  estimated: z.boolean(),
+});
+
+const rejectedEvent = z.object({
+  received_at: z.string(),
+  source: z.string().nullable(),
+  id: z.string().nullable(),
+  index: z.number().int().describe("the event's index in its batch"),
+  error: z.string(),
+  event: z.unknown().describe('the event as received (a storable copy; bodies over 64 KiB truncated)'),
+});
+
+type Deps = { keys: KeyService; events: EventService; store: EventStore };
+
+export function registerEventRoutes(app: App, deps: Deps) {
+  registerIngestRoute(app, deps);
+  registerListRoute(app, deps);
+  registerRejectedRoute(app, deps);
+}
+
+function registerIngestRoute(app: App, deps: Deps) {
   app.post(
     '/v1/events',
     {
@@ -62,7 +97,9 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
       return reply.status(202).send(result);
     },
   );
+}
 
+function registerListRoute(app: App, deps: Deps) {
   app.get(
     '/v1/events',
     {
@@ -79,6 +116,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           cursor: z.string().optional(),
         }),
+        response: { 200: z.object({ data: z.array(listedEvent), next_cursor: z.string().nullable() }) },
       },
     },
     async (req) => {
@@ -99,7 +137,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
       const last = rows[rows.length - 1];
       return {
         data: rows.map((r) => ({
-          specversion: '1.0',
+          specversion: '1.0' as const,
           id: r.id,
           source: r.source,
           type: r.type,
@@ -118,7 +156,9 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
       };
     },
   );
+}
 
+function registerRejectedRoute(app: App, deps: Deps) {
   app.get(
     '/v1/events/rejected',
     {
@@ -130,6 +170,7 @@ export function registerEventRoutes(app: App, deps: { keys: KeyService; events: 
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           cursor: z.string().regex(/^\d{1,18}$/, 'must be a cursor this API returned').optional(),
         }),
+        response: { 200: z.object({ data: z.array(rejectedEvent), next_cursor: z.string().nullable() }) },
       },
     },
     async (req) => {

@@ -61,7 +61,7 @@ export interface EventStore {
   bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
   /** Inserts rows whose (source, id) is new (and not tombstoned); returns the inserted ones with their seq. */
   insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date): Promise<StoredEvent[]>;
-  insertRejected(tx: Queryable, rows: Array<{ source: string | null; event_id: string | null; index: number; error: string; body: unknown }>, receivedAt: Date): Promise<void>;
+  insertRejected(tx: Queryable, rows: RejectedInsert[], receivedAt: Date): Promise<void>;
   list(q: ListQuery): Promise<ListedEvent[]>;
   listRejected(q: { limit: number; before?: string; team?: string | null }): Promise<RejectedRow[]>;
   /**
@@ -70,6 +70,14 @@ export interface EventStore {
    * the inTransaction hooks with `{ kind: 'repriced', changes }`.
    */
   updateCosts(tx: Queryable, updates: CostUpdate[]): Promise<CostChange[]>;
+}
+
+export interface RejectedInsert {
+  source: string | null;
+  event_id: string | null;
+  index: number;
+  error: string;
+  body: unknown;
 }
 
 export interface CostUpdate {
@@ -141,6 +149,84 @@ export interface RejectedRow {
   body: unknown;
 }
 
+/** A row of UPDATE_COSTS_SQL as the event before and after the reprice. */
+function costChangeOf(x: Record<string, unknown>): CostChange {
+  const after: StoredEvent = {
+    seq: String(x.seq),
+    source: String(x.source),
+    id: String(x.id),
+    type: String(x.type),
+    subject: strOrNull(x.subject),
+    time: new Date(x.time as string | Date),
+    data: (typeof x.data === 'string' ? JSON.parse(x.data) : x.data) as Record<string, unknown>,
+    provider: strOrNull(x.provider),
+    model: strOrNull(x.model),
+    region: strOrNull(x.region),
+    team: strOrNull(x.team),
+    project: strOrNull(x.project),
+    api_key: strOrNull(x.api_key),
+    feature: strOrNull(x.feature),
+    input_tokens: intOrNull(x.input_tokens),
+    output_tokens: intOrNull(x.output_tokens),
+    cache_read_tokens: intOrNull(x.cache_read_tokens),
+    cache_write_tokens: intOrNull(x.cache_write_tokens),
+    reasoning_tokens: intOrNull(x.reasoning_tokens),
+    cost: strOrNull(x.cost),
+    cost_source: strOrNull(x.cost_source) as StoredEvent['cost_source'],
+    computed_cost: strOrNull(x.computed_cost),
+    price: (typeof x.price === 'string' ? JSON.parse(x.price) : x.price) as StoredEvent['price'],
+    unpriced: x.unpriced === true,
+    estimated: x.estimated === true,
+  };
+  const before: StoredEvent = {
+    ...after,
+    cost: strOrNull(x.old_cost),
+    cost_source: strOrNull(x.old_cost_source) as StoredEvent['cost_source'],
+    computed_cost: strOrNull(x.old_computed_cost),
+    price: (typeof x.old_price === 'string' ? JSON.parse(x.old_price) : x.old_price) as StoredEvent['price'],
+    unpriced: x.old_unpriced === true,
+  };
+  return { before, after };
+}
+
+/** The list's WHERE terms and parameters; the limit is the last parameter. */
+function listFilters(q: ListQuery): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const p: unknown[] = [];
+  const add = (sql: string, v: unknown) => {
+    p.push(v);
+    where.push(sql.replace('?', `$${p.length}`));
+  };
+  if (q.type) add('type = ?', q.type);
+  if (q.subject) add('subject = ?', q.subject);
+  if (q.source) add('source = ?', q.source);
+  if (q.team) add('team = ?', q.team);
+  if (q.from) add('time >= ?', q.from);
+  if (q.to) add('time < ?', q.to);
+  if (q.after) {
+    p.push(q.after.time, q.after.seq);
+    where.push(`(time, seq) < ($${p.length - 1}::timestamptz, $${p.length}::bigint)`);
+  }
+  p.push(q.limit);
+  return { where, params: p };
+}
+
+/** rejected_events' columns as arrays, every string storable. */
+function rejectedColumns(rows: RejectedInsert[]): unknown[] {
+  return [
+    rows.map((r) => (r.source === null ? null : storableString(r.source))),
+    rows.map((r) => (r.event_id === null ? null : storableString(r.event_id))),
+    rows.map((r) => r.index),
+    rows.map((r) => storableString(r.error)),
+    rows.map((r) => {
+      // A rejected event may hold what the database cannot (NUL, lone surrogates, deep nesting): keep a storable copy.
+      const s = JSON.stringify(storableJson(r.body ?? null)) ?? 'null';
+      // Keep a huge rejected body from bloating the table; the reason is what matters.
+      return s.length > 65_536 ? JSON.stringify({ truncated: true, prefix: storableString(s.slice(0, 4096)) }) : s;
+    }),
+  ];
+}
+
 export function eventStore(db: Queryable): EventStore {
   return {
     async bySeqs(tx, seqs) {
@@ -164,88 +250,23 @@ export function eventStore(db: Queryable): EventStore {
       await tx.query(
         `INSERT INTO rejected_events (received_at, source, event_id, batch_index, error, body)
          SELECT $1::timestamptz, s, e, ix, err, b::jsonb FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS t(s, e, ix, err, b)`,
-        [
-          receivedAt.toISOString(),
-          rows.map((r) => (r.source === null ? null : storableString(r.source))),
-          rows.map((r) => (r.event_id === null ? null : storableString(r.event_id))),
-          rows.map((r) => r.index),
-          rows.map((r) => storableString(r.error)),
-          rows.map((r) => {
-            // A rejected event may hold what the database cannot (NUL, lone surrogates, deep nesting): keep a storable copy.
-            const s = JSON.stringify(storableJson(r.body ?? null)) ?? 'null';
-            // Keep a huge rejected body from bloating the table; the reason is what matters.
-            return s.length > 65_536 ? JSON.stringify({ truncated: true, prefix: storableString(s.slice(0, 4096)) }) : s;
-          }),
-        ],
+        [receivedAt.toISOString(), ...rejectedColumns(rows)],
       );
     },
     async list(q) {
-      const where: string[] = [];
-      const p: unknown[] = [];
-      const add = (sql: string, v: unknown) => {
-        p.push(v);
-        where.push(sql.replace('?', `$${p.length}`));
-      };
-      if (q.type) add('type = ?', q.type);
-      if (q.subject) add('subject = ?', q.subject);
-      if (q.source) add('source = ?', q.source);
-      if (q.team) add('team = ?', q.team);
-      if (q.from) add('time >= ?', q.from);
-      if (q.to) add('time < ?', q.to);
-      if (q.after) {
-        p.push(q.after.time, q.after.seq);
-        where.push(`(time, seq) < ($${p.length - 1}::timestamptz, $${p.length}::bigint)`);
-      }
-      p.push(q.limit);
+      const { where, params } = listFilters(q);
       const r = await db.query<ListedEvent>(
         `SELECT seq, source, id, type, subject, time, received_at, data, cost, cost_source, computed_cost, price, unpriced, estimated
          FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-         ORDER BY time DESC, seq DESC LIMIT $${p.length}`,
-        p,
+         ORDER BY time DESC, seq DESC LIMIT $${params.length}`,
+        params,
       );
       return r.rows;
     },
     async updateCosts(tx, updates) {
       if (!updates.length) return [];
       const r = await tx.query<Record<string, unknown>>(UPDATE_COSTS_SQL, [JSON.stringify(updates)]);
-      return r.rows.map((x) => {
-        const after: StoredEvent = {
-          seq: String(x.seq),
-          source: String(x.source),
-          id: String(x.id),
-          type: String(x.type),
-          subject: strOrNull(x.subject),
-          time: new Date(x.time as string | Date),
-          data: (typeof x.data === 'string' ? JSON.parse(x.data) : x.data) as Record<string, unknown>,
-          provider: strOrNull(x.provider),
-          model: strOrNull(x.model),
-          region: strOrNull(x.region),
-          team: strOrNull(x.team),
-          project: strOrNull(x.project),
-          api_key: strOrNull(x.api_key),
-          feature: strOrNull(x.feature),
-          input_tokens: intOrNull(x.input_tokens),
-          output_tokens: intOrNull(x.output_tokens),
-          cache_read_tokens: intOrNull(x.cache_read_tokens),
-          cache_write_tokens: intOrNull(x.cache_write_tokens),
-          reasoning_tokens: intOrNull(x.reasoning_tokens),
-          cost: strOrNull(x.cost),
-          cost_source: strOrNull(x.cost_source) as StoredEvent['cost_source'],
-          computed_cost: strOrNull(x.computed_cost),
-          price: (typeof x.price === 'string' ? JSON.parse(x.price) : x.price) as StoredEvent['price'],
-          unpriced: x.unpriced === true,
-          estimated: x.estimated === true,
-        };
-        const before: StoredEvent = {
-          ...after,
-          cost: strOrNull(x.old_cost),
-          cost_source: strOrNull(x.old_cost_source) as StoredEvent['cost_source'],
-          computed_cost: strOrNull(x.old_computed_cost),
-          price: (typeof x.old_price === 'string' ? JSON.parse(x.old_price) : x.old_price) as StoredEvent['price'],
-          unpriced: x.old_unpriced === true,
-        };
-        return { before, after };
-      });
+      return r.rows.map(costChangeOf);
     },
     async listRejected(q) {
       const p: unknown[] = [q.limit];

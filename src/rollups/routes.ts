@@ -6,6 +6,27 @@ import type { KeyService } from '../auth/service.ts';
 import { bindingOf } from '../auth/binding.ts';
 import type { RollupService } from './service.ts';
 import { dimParam, filterShape, filtersOf, groupByParam, rfc3339, tzParam, windowParam } from './params.ts';
+import { COUNT_MEASURES, DIMS } from './cubes.ts';
+
+// Response shapes. Counts are JSON numbers, cost a decimal string (USD). A row's dimension keys
+// come in DIMS order (zod writes an object's keys in its schema's order), then the measures.
+const measuresShape = {
+  ...(Object.fromEntries(COUNT_MEASURES.map((m) => [m, z.number()])) as Record<(typeof COUNT_MEASURES)[number], z.ZodNumber>),
+  cost: z.string().describe('USD, decimal string'),
+};
+export const measuresSchema = z.object(measuresShape);
+/** The dimensions a row is grouped by (`null`: events without that dimension); absent when not grouped by. */
+const dimsShape = Object.fromEntries(DIMS.map((d) => [d, z.string().nullable().optional()])) as Record<(typeof DIMS)[number], z.ZodOptional<z.ZodNullable<z.ZodString>>>;
+const windowShape = { window_start: z.string(), window_end: z.string() };
+const usageResponse = z.object({ rows: z.array(z.object({ ...windowShape, ...dimsShape, ...measuresShape })), totals: measuresSchema });
+const topMeasure = z.enum(['cost', 'tokens', 'requests']);
+const topResponse = z.object({ by: dimParam, measure: topMeasure, rows: z.array(z.object({ rank: z.number().int(), ...dimsShape, ...measuresShape })) });
+const topSeriesResponse = z.object({
+  by: dimParam,
+  measure: topMeasure,
+  windows: z.array(z.object(windowShape)),
+  series: z.array(z.object({ rank: z.number().int(), ...dimsShape, totals: measuresSchema, points: z.array(z.object({ ...windowShape, ...measuresShape })) })),
+});
 
 
 /** The query string's keys as sent (zod strips unknown ones, and we want to name them). */
@@ -36,6 +57,7 @@ export function registerUsageRoutes(app: App, deps: { keys: KeyService; rollups:
           'from inclusive, to exclusive, both on a 15-minute boundary. window_start/window_end carry the report zone offset. ' +
           'filter[dim]=v (repeat or comma-separate for several values). Keys bound to a team/project/subject see only theirs.',
         querystring: z.object({ ...base, window: windowParam.default('none'), group_by: groupByParam }),
+        response: { 200: usageResponse },
       },
     },
     async (req) => {
@@ -50,7 +72,7 @@ export function registerUsageRoutes(app: App, deps: { keys: KeyService; rollups:
   const topQuery = {
     ...base,
     by: dimParam.default('subject'),
-    measure: z.enum(['cost', 'tokens', 'requests']).default('cost'),
+    measure: topMeasure.default('cost'),
     limit: z.coerce.number().int().min(1).max(1000).default(10),
   };
 
@@ -63,6 +85,7 @@ export function registerUsageRoutes(app: App, deps: { keys: KeyService; rollups:
         summary: 'Top values of a dimension by cost, tokens or requests over [from, to)',
         description: 'tokens = input + cache read + cache write + output. Ties break by value, ascending.',
         querystring: z.object(topQuery),
+        response: { 200: topResponse },
       },
     },
     async (req) => {
@@ -83,6 +106,7 @@ export function registerUsageRoutes(app: App, deps: { keys: KeyService; rollups:
         tags: ['usage'],
         summary: "The top N values' per-window series (zero-filled)",
         querystring: z.object({ ...topQuery, window: windowParam.default('day') }),
+        response: { 200: topSeriesResponse },
       },
     },
     async (req) => {

@@ -33,16 +33,19 @@ export type UsageRow = { window_start: string; window_end: string } & Partial<Re
 
 export type TopMeasure = 'cost' | 'tokens' | 'requests';
 
+/** A row's value of the dimension(s) it is grouped by (null: events without it). */
+export type DimValues = Partial<Record<Dim, string | null>>;
+
 export interface RollupService {
   store: RollupStore;
   usage(p: UsageParams, bind?: Binding): Promise<{ rows: UsageRow[]; totals: Measures }>;
   /** The same rows as usage(), window chunk by window chunk (export streams these). */
   usageChunks(p: UsageParams, bind?: Binding): AsyncGenerator<UsageRow[]>;
-  top(p: Omit<UsageParams, 'window' | 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number }, bind?: Binding): Promise<Array<Record<string, unknown> & Measures & { rank: number }>>;
+  top(p: Omit<UsageParams, 'window' | 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number }, bind?: Binding): Promise<Array<DimValues & Measures & { rank: number }>>;
   topSeries(
     p: Omit<UsageParams, 'groupBy'> & { by: Dim; measure: TopMeasure; limit: number },
     bind?: Binding,
-  ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<Record<string, unknown> & { totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
+  ): Promise<{ windows: Array<{ window_start: string; window_end: string }>; series: Array<DimValues & { rank: number; totals: Measures; points: Array<{ window_start: string; window_end: string } & Measures> }> }>;
   /** Sums of several independent ranges at once (summary cards), optionally grouped; `tz` is the zone they were cut in. */
   ranges(ranges: Window[], groupBy: Dim[], bind?: Binding, tz?: string, filters?: Partial<Record<Dim, string[]>>): Promise<Array<{ w: number; dims: Record<string, string | null> } & Measures>>;
   /**
