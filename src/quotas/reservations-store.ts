@@ -95,6 +95,17 @@ function takeSql(db: Queryable, commit: string) {
 /** Ends reservations and slices: settle, release, the ttl sweep; counts. */
 function endSql(db: Queryable, commit: string) {
   return {
+    /** Gives back `amount` of an open slice's room at once (a retired slice's unused part, while its calls still run). */
+    async shrinkSlice(id: string, amount: string): Promise<number> {
+      const r = await db.query(
+        `WITH s AS (SELECT id, entitlement_id FROM quota_reservations WHERE id = $1 AND state = 'open' AND amount >= $2::numeric FOR UPDATE),
+         r AS (UPDATE quota_reservations q SET amount = q.amount - $2::numeric FROM s WHERE q.id = s.id AND q.entitlement_id = s.entitlement_id RETURNING q.entitlement_id)
+         UPDATE quota_entitlements e SET reserved = e.reserved - $2::numeric FROM r WHERE e.id = r.entitlement_id AND set_config('synchronous_commit', $3, true) IS NOT NULL RETURNING e.id`,
+        [id, amount, commit],
+        { prepare: 'quota_shrink_slice' },
+      );
+      return r.rowCount;
+    },
     /**
      * Settles every row of a reservation to its actual amounts: the estimate stops counting, the
      * actual counts until `hold_until` (its usage is then metered). A reservation that expired

@@ -111,6 +111,49 @@ function endIn(h: Hold, actual: Money | null, at: number): boolean {
 }
 
 
+/** A slice just taken (`r`: its size and the row's reserved after it). */
+function sliceOf(id: string, ent: Entitlement, snap: Snapshot, r: { size: string; reserved: string }, at: number): Slice {
+  const size = new Money(r.size);
+  return { id, ent, snap, size, others: new Money(r.reserved).minus(size), used: new Money(0), settled: new Money(0), open: 0, takenAt: at, lastUse: at, lastSettle: 0, retired: false, returned: false };
+}
+
+/** The statement that gives a slice back: its size leaves `reserved`, its settled actuals are held until `settle_hold_ms` after its last settle. */
+function returnSql(d: { store: QuotaStore; cfg: SliceConfig; metrics?: QuotaMetrics }, s: Slice, at: Date): Promise<unknown> {
+  if (!s.settled.gt(0)) return d.store.release(s.id, at).then((n) => n && d.metrics?.released(n));
+  const holdUntil = new Date(Math.max(s.lastSettle, at.getTime() - d.cfg.settle_hold_ms) + d.cfg.settle_hold_ms);
+  return d.store.settle(s.id, () => s.settled.toFixed(), at, holdUntil).then((n) => n && d.metrics?.settled(n));
+}
+
+/** Runs `start` for a key only when no run is in flight; callers first try `now` and wait for a running one. */
+async function oneAtATime<T>(running: Map<string, Promise<unknown>>, key: string, now: () => T | null, start: () => Promise<T>): Promise<T> {
+  for (;;) {
+    const v = now();
+    if (v) return v;
+    const busy = running.get(key);
+    if (!busy) break;
+    await busy.catch(() => undefined);
+  }
+  const p = start();
+  const mark = p.finally(() => running.get(key) === mark && running.delete(key));
+  running.set(key, mark);
+  return p;
+}
+
+/** A slice that must stop admitting: retired, its entitlement's settings changed, or too old. */
+const stale = (s: Slice, e: Entitlement, t: number, cfg: SliceConfig) => s.retired || s.ent.updated_at.getTime() !== e.updated_at.getTime() || t - s.takenAt >= cfg.slice_max_age_ms;
+
+/** Grows the open slice for `amount`: the hold, a refusal, or null when the slice is gone (take a new one). */
+async function growIn(d: { store: QuotaStore; clock: Clock; metrics?: QuotaMetrics }, open: Slice, ask: { entitlement_id: string; min: string; fraction: string; max: string; room: string }, snap: Snapshot, amount: Money): Promise<Taken | null> {
+  const g = await d.store.growSlice({ id: open.id, ...ask });
+  if (g.ok && !open.retired) {
+    open.size = open.size.plus(g.size);
+    open.others = new Money(g.reserved).minus(open.size);
+    open.snap = snap;
+    return { ok: true, hold: holdIn(open, amount, d.clock.now().getTime(), d.metrics) };
+  }
+  return !g.gone && !g.ok ? refusal(open.ent, snap, g.reserved, amount, d.metrics) : null;
+}
+
 export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; cfg: SliceConfig; snapshot: (e: Entitlement) => Snapshot | Promise<Snapshot>; metrics?: QuotaMetrics }) {
   const { cfg, store } = d;
   const active = new Map<string, Slice>();
@@ -123,7 +166,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
   function current(e: Entitlement): Slice | null {
     const s = active.get(e.id);
     if (!s) return null;
-    if (s.retired || s.ent.updated_at.getTime() !== e.updated_at.getTime() || now() - s.takenAt >= cfg.slice_max_age_ms) {
+    if (stale(s, e, now(), cfg)) {
       retire(s);
       return null;
     }
@@ -143,14 +186,8 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
     // The open slice is grown rather than replaced, so its unused part is never stranded in this process.
     const open = current(e);
     if (open) {
-      const g = await store.growSlice({ id: open.id, ...ask });
-      if (g.ok && !open.retired) {
-        open.size = open.size.plus(g.size);
-        open.others = new Money(g.reserved).minus(open.size);
-        open.snap = snap;
-        return { ok: true, hold: holdIn(open, amount, now(), d.metrics) };
-      }
-      if (!g.gone && !g.ok) return refusal(e, snap, g.reserved, amount, d.metrics);
+      const g = await growIn(d, open, ask, snap, amount);
+      if (g) return g;
       retire(open);
     }
     const at = d.clock.now();
@@ -158,8 +195,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
     const r = await store.takeSlice({ id, ...ask, now: at, expires_at: new Date(at.getTime() + cfg.reservation_ttl_s * 1000) });
     if (!r.ok) return refusal(e, snap, r.reserved, amount, d.metrics);
     d.metrics?.opened();
-    const size = new Money(r.size);
-    const s: Slice = { id, ent: e, snap, size, others: new Money(r.reserved).minus(size), used: new Money(0), settled: new Money(0), open: 0, takenAt: at.getTime(), lastUse: at.getTime(), lastSettle: 0, retired: false, returned: false };
+    const s = sliceOf(id, e, snap, r, at.getTime());
     const old = active.get(e.id);
     if (old) retire(old);
     active.set(e.id, s);
@@ -169,25 +205,28 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
   }
 
   /** One slice taken at a time per entitlement in this process: concurrent callers wait for it, then try it. */
-  async function take(e: Entitlement, amount: Money): Promise<Taken> {
-    for (;;) {
+  const take = (e: Entitlement, amount: Money): Promise<Taken> =>
+    oneAtATime(taking, e.id, () => {
       const h = local(e, amount);
-      if (h) return { ok: true, hold: h };
-      const busy = taking.get(e.id);
-      if (!busy) break;
-      await busy.catch(() => undefined);
-    }
-    const p = takeNew(e, amount);
-    const mark = p.finally(() => taking.get(e.id) === mark && taking.delete(e.id));
-    taking.set(e.id, mark);
-    return p;
-  }
+      return h ? { ok: true as const, hold: h } : null;
+    }, () => takeNew(e, amount));
 
   /** Stops a slice admitting calls; it is given back once its open calls end. */
   function retire(s: Slice): void {
+    const first = !s.retired;
     s.retired = true;
     if (active.get(s.ent.id) === s) active.delete(s.ent.id);
     if (s.open === 0) giveBack(s);
+    else if (first && s.size.gt(s.used)) shrink(s);
+  }
+
+  /** A retired slice with calls still open gives its unused part back at once (no room stranded while they run). */
+  function shrink(s: Slice): void {
+    const unused = s.size.minus(s.used);
+    s.size = s.used;
+    const done = store.shrinkSlice(s.id, unused.toFixed()).catch((err) => d.logger.warn({ err, slice: s.id }, 'could not shrink a quota slice (it is given back whole later)'));
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
   }
 
   /** One statement: the slice's size leaves `reserved`, its settled actuals stay held until metered. */
@@ -195,10 +234,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
     if (s.returned) return;
     s.returned = true;
     live.delete(s);
-    const at = d.clock.now();
-    const done = s.settled.gt(0)
-      ? store.settle(s.id, () => s.settled.toFixed(), at, new Date(Math.max(s.lastSettle, at.getTime() - cfg.settle_hold_ms) + cfg.settle_hold_ms)).then((n) => n && d.metrics?.settled(n))
-      : store.release(s.id, at).then((n) => n && d.metrics?.released(n));
+    const done = returnSql(d, s, d.clock.now());
     done.catch((err) => d.logger.warn({ err, slice: s.id }, 'could not give a quota slice back (it expires by its ttl)'));
     pending.add(done);
     void done.finally(() => pending.delete(done));
@@ -211,7 +247,7 @@ export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; 
 
   function tick(): void {
     const t = now();
-    for (const s of live) if (!s.retired && ((s.open === 0 && t - s.lastUse >= cfg.slice_idle_ms) || t - s.takenAt >= cfg.slice_max_age_ms)) retire(s);
+    for (const s of live) if (!s.retired && ((s.open === 0 && t - s.lastUse >= cfg.slice_idle_ms) || stale(s, s.ent, t, cfg))) retire(s);
     if (!live.size && timer) {
       clearInterval(timer);
       timer = undefined;
