@@ -465,21 +465,114 @@ export interface Paths {
     get: {
       query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "filter[subject]"?: string | number | boolean; "filter[team]"?: string | number | boolean; "filter[project]"?: string | number | boolean; "filter[api_key]"?: string | number | boolean; "filter[provider]"?: string | number | boolean; "filter[model]"?: string | number | boolean; "filter[region]"?: string | number | boolean; "filter[feature]"?: string | number | boolean; "window"?: string | number | boolean; "group_by"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "rows": Array<{
+          "window_start": string;
+          "window_end": string;
+          "subject"?: string | null;
+          "team"?: string | null;
+          "project"?: string | null;
+          "api_key"?: string | null;
+          "provider"?: string | null;
+          "model"?: string | null;
+          "region"?: string | null;
+          "feature"?: string | null;
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        }>;
+        "totals": {
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        };
+      };
     };
   };
   "/v1/usage/top": {
     get: {
       query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "filter[subject]"?: string | number | boolean; "filter[team]"?: string | number | boolean; "filter[project]"?: string | number | boolean; "filter[api_key]"?: string | number | boolean; "filter[provider]"?: string | number | boolean; "filter[model]"?: string | number | boolean; "filter[region]"?: string | number | boolean; "filter[feature]"?: string | number | boolean; "by"?: string | number | boolean; "measure"?: string | number | boolean; "limit"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "by": "subject" | "team" | "project" | "api_key" | "provider" | "model" | "region" | "feature";
+        "measure": "cost" | "tokens" | "requests";
+        "rows": Array<{
+          "rank": number;
+          "subject"?: string | null;
+          "team"?: string | null;
+          "project"?: string | null;
+          "api_key"?: string | null;
+          "provider"?: string | null;
+          "model"?: string | null;
+          "region"?: string | null;
+          "feature"?: string | null;
+          "requests": number;
+          "unpriced_requests": number;
+          "input_tokens": number;
+          "output_tokens": number;
+          "cache_read_tokens": number;
+          "cache_write_tokens": number;
+          "reasoning_tokens": number;
+          "cost": string;
+        }>;
+      };
     };
   };
   "/v1/usage/top/series": {
     get: {
       query: { "from"?: string | number | boolean; "to"?: string | number | boolean; "tz"?: string | number | boolean; "filter[subject]"?: string | number | boolean; "filter[team]"?: string | number | boolean; "filter[project]"?: string | number | boolean; "filter[api_key]"?: string | number | boolean; "filter[provider]"?: string | number | boolean; "filter[model]"?: string | number | boolean; "filter[region]"?: string | number | boolean; "filter[feature]"?: string | number | boolean; "by"?: string | number | boolean; "measure"?: string | number | boolean; "limit"?: string | number | boolean; "window"?: string | number | boolean };
       body: never;
-      response: unknown;
+      response: {
+        "by": "subject" | "team" | "project" | "api_key" | "provider" | "model" | "region" | "feature";
+        "measure": "cost" | "tokens" | "requests";
+        "windows": Array<{
+          "window_start": string;
+          "window_end": string;
+        }>;
+        "series": Array<{
+          "rank": number;
+          "subject"?: string | null;
+          "team"?: string | null;
+          "project"?: string | null;
+          "api_key"?: string | null;
+          "provider"?: string | null;
+          "model"?: string | null;
+          "region"?: string | null;
+          "feature"?: string | null;
+          "totals": {
+            "requests": number;
+            "unpriced_requests": number;
+            "input_tokens": number;
+            "output_tokens": number;
+            "cache_read_tokens": number;
+            "cache_write_tokens": number;
+            "reasoning_tokens": number;
+            "cost": string;
+          };
+          "points": Array<{
+            "window_start": string;
+            "window_end": string;
+            "requests": number;
+            "unpriced_requests": number;
+            "input_tokens": number;
+            "output_tokens": number;
+            "cache_read_tokens": number;
+            "cache_write_tokens": number;
+            "reasoning_tokens": number;
+            "cost": string;
+          }>;
+        }>;
+      };
     };
   };
   "/v1/export": {
