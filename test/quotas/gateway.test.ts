@@ -157,7 +157,7 @@ describe('quota gate through the gateway', () => {
     expect((await A().request('GET', `/v1/entitlements/${tiny}/value`)).body.usage).toBe('0');
   });
 
-  async function storm(subject: string, o: { stream: (i: number) => boolean; leave: boolean; spacingMs?: number; used?: number }) {
+  async function storm(subject: string, o: { stream: (i: number) => boolean; leave: boolean; spacingMs?: number; used?: number; someRefused?: boolean }) {
     const est = await estimateCallTokens(BODY, 'gpt-4o');
     // 100,000 granted, block at 105,000, 104,000 used: room for ~1,000 / est calls of 200.
     const used = o.used ?? 104_000;
@@ -190,7 +190,9 @@ describe('quota gate through the gateway', () => {
     // … so recorded usage never passes the block threshold at all.
     expect(used + rec.total).toBeLessThanOrEqual(105_000);
     expect(count('ok')).toBeGreaterThan(0);
-    expect(count('refused')).toBeGreaterThan(50);
+    // Calls that fail upstream or are left early give their room back, so with those a fast machine
+    // may admit every call; the threshold above is the invariant, refusals only where room runs out.
+    if (o.someRefused !== false) expect(count('refused')).toBeGreaterThan(50);
     // The entitlement's own figures agree once the holds end, and nothing is left reserved.
     const v = await A().request('GET', `/v1/entitlements/${id}/value`);
     expect(Number(v.body.usage)).toBe(used + rec.total);
@@ -217,7 +219,9 @@ describe('quota gate through the gateway', () => {
     up.failEvery = 2;
     up.chunkDelayMs = 30;
     try {
-      const { count } = await storm('storm-2', { stream: (i) => i % 2 === 0, leave: true, used: 103_000 });
+      // Streams in pairs (i % 4 < 2) so the upstream's every-second failure falls on streams and plain
+      // calls alike, whatever order they arrive in: some admitted streams are always left mid-stream.
+      const { count } = await storm('storm-2', { stream: (i) => i % 4 < 2, leave: true, used: 103_000, someRefused: false });
       expect(count('failed')).toBeGreaterThan(0);
       // Some admitted streams were really left mid-stream (recorded as 499, their lease settled to what was used).
       const left = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM events WHERE source = 'tollgate-gateway' AND subject = 'storm-2' AND data->>'status' = '499'`);
