@@ -39,13 +39,15 @@ export async function seedQuotas(tg: Tollgate, users: DemoUser[]): Promise<numbe
   const tokens = await monthSoFar(tg, 'llm_tokens', 'subject', periodStart, now);
   const costs = await monthSoFar(tg, 'llm_cost', 'team', periodStart, now);
   const thresholds = { warning: '0.9', critical: '0.95', block: '1.05' };
-  const near = users[Math.min(6, users.length - 1)]!;
+  const entitled = users.slice(0, Math.min(24, users.length));
+  // The user sized to 92 %: the heaviest this month (early on the 1st, most users have none yet).
+  const near = entitled.reduce((a, b) => (Number(tokens.get(b.subject) ?? 0) > Number(tokens.get(a.subject) ?? 0) ? b : a), entitled[Math.min(6, entitled.length - 1)]!);
   const created: string[] = [];
-  for (const u of users.slice(0, Math.min(24, users.length))) {
+  for (const u of entitled) {
     const e = await quotas.createEntitlement({ subject: u.subject, meter: 'llm_tokens', period: 'month', tz, thresholds, purchase_url: 'https://example.com/buy-tokens' });
     created.push(e.id);
     const usage = Number(tokens.get(u.subject) ?? 0);
-    const amount = u === near ? Math.max(1000, Math.round(usage / 0.92)) : Math.max(100_000, Math.ceil((usage * (1.3 + (created.length % 5) * 0.5)) / 1000) * 1000);
+    const amount = u === near ? Math.max(1, Math.round(usage / 0.92)) : Math.max(100_000, Math.ceil((usage * (1.3 + (created.length % 5) * 0.5)) / 1000) * 1000);
     await quotas.createGrant(e.id, { amount: String(amount), kind: 'free', priority: 10, recurring: 'month', effective_at: periodStart });
     if (created.length % 7 === 3 && u !== near) await quotas.createGrant(e.id, { amount: '50000', kind: 'purchased', priority: 1, effective_at: periodStart });
   }
