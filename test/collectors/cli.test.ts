@@ -6,30 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../../src/shared/db/index.ts';
 import { TEST_DB } from '../helpers/db.ts';
-import { fakeProvider, paged, type FakeProvider } from './fake-providers.ts';
+import { D9, D10, fakeProvider, openaiUsage, paged, type FakeProvider } from './fake-providers.ts';
 
 /** `tollgate collect openai --date …` as a user runs it: the built CLI, a PGlite data dir, the local fake OpenAI. */
 const run = promisify(execFile);
 const BIN = path.resolve('bin/tollgate.mjs');
 const ADMIN = 'sk-admin-cli-0123456789';
-const D9 = 1767916800; // 2026-01-09T00:00:00Z
-const D10 = D9 + 86400;
-
-const usage = (r: Record<string, unknown>) => ({
-  object: 'organization.usage.completions.result',
-  input_tokens: 0,
-  output_tokens: 0,
-  input_cached_tokens: 0,
-  input_audio_tokens: 0,
-  output_audio_tokens: 0,
-  num_model_requests: 0,
-  project_id: null,
-  user_id: null,
-  api_key_id: null,
-  model: null,
-  batch: null,
-  ...r,
-});
+const usage = openaiUsage;
 const bucket = (results: unknown[]) => ({ object: 'bucket', start_time: D9, end_time: D10, results });
 
 describe.runIf(TEST_DB === 'pglite')('tollgate collect openai', () => {

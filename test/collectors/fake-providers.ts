@@ -76,3 +76,24 @@ export async function fakeProvider(expectKey: (h: http.IncomingHttpHeaders, u: U
 export function paged(pages: Array<{ data: unknown[] }>, extra: Record<string, unknown> = {}): unknown[] {
   return pages.map((p, i) => ({ ...extra, data: p.data, has_more: i < pages.length - 1, next_page: i < pages.length - 1 ? `page_${i + 1}` : null }));
 }
+
+/** 2026-01-09T00:00:00Z and the day after, as the OpenAI usage API's unix seconds. */
+export const D9 = 1767916800;
+export const D10 = D9 + 86400;
+
+/** One row of OpenAI's completions usage report, zero except what `r` sets. */
+export const openaiUsage = (r: Record<string, unknown>) => ({
+  object: 'organization.usage.completions.result',
+  input_tokens: 0,
+  output_tokens: 0,
+  input_cached_tokens: 0,
+  input_audio_tokens: 0,
+  output_audio_tokens: 0,
+  num_model_requests: 0,
+  project_id: null,
+  user_id: null,
+  api_key_id: null,
+  model: null,
+  batch: null,
+  ...r,
+});

@@ -2,27 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp, type TestApp } from '../helpers/app.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
 import type { CollectorFailureSignal } from '../../src/shared/signals.ts';
-import { fakeProvider, paged, type FakeProvider } from './fake-providers.ts';
+import { D9, D10, fakeProvider, openaiUsage, paged, type FakeProvider } from './fake-providers.ts';
 
 const ADMIN = 'sk-admin-test-0123456789';
-const D9 = 1767916800; // 2026-01-09T00:00:00Z
-const D10 = D9 + 86400;
-
-const usage = (r: Record<string, unknown>) => ({
-  object: 'organization.usage.completions.result',
-  input_tokens: 0,
-  output_tokens: 0,
-  input_cached_tokens: 0,
-  input_audio_tokens: 0,
-  output_audio_tokens: 0,
-  num_model_requests: 0,
-  project_id: null,
-  user_id: null,
-  api_key_id: null,
-  model: null,
-  batch: null,
-  ...r,
-});
+const usage = openaiUsage;
 const cost = (value: number, line_item: string | null, project_id: string | null) => ({ object: 'organization.costs.result', amount: { value, currency: 'usd' }, line_item, project_id });
 
 function completions(key2Output = 100) {
