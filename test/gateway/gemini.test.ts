@@ -137,7 +137,8 @@ describe('gateway: Gemini through the official @google/genai SDK', () => {
     // both targets answer 429 here (one local upstream): the last one's answer reaches the client verbatim
     expect(fb.status).toBe(429);
     expect(((await fb.json()) as any).error.status).toBe('RESOURCE_EXHAUSTED');
-    const events = await newEvents(3);
+    // Two calls' events: the recorder keeps each call's order, not the order between calls.
+    const events = (await newEvents(3)).sort((a, b) => a.data.status - b.data.status || a.provider.localeCompare(b.provider));
     expect(events.map((e) => [e.data.operation, e.data.status, e.provider])).toEqual([
       ['generate_content', 200, 'google'],
       ['generate_content', 429, 'google'],
