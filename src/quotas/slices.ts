@@ -154,127 +154,147 @@ async function growIn(d: { store: QuotaStore; clock: Clock; metrics?: QuotaMetri
   return !g.gone && !g.ok ? refusal(open.ent, snap, g.reserved, amount, d.metrics) : null;
 }
 
-export function sliceBook(d: { store: QuotaStore; clock: Clock; logger: Logger; cfg: SliceConfig; snapshot: (e: Entitlement) => Snapshot | Promise<Snapshot>; metrics?: QuotaMetrics }) {
-  const { cfg, store } = d;
-  const active = new Map<string, Slice>();
-  const live = new Set<Slice>();
-  const taking = new Map<string, Promise<unknown>>();
-  let timer: NodeJS.Timeout | undefined;
-  const now = () => d.clock.now().getTime();
+type BookDeps = { store: QuotaStore; clock: Clock; logger: Logger; cfg: SliceConfig; snapshot: (e: Entitlement) => Snapshot | Promise<Snapshot>; metrics?: QuotaMetrics };
 
-  /** This process's open slice of the entitlement, retiring one that is too old or of changed settings. */
-  function current(e: Entitlement): Slice | null {
-    const s = active.get(e.id);
-    if (!s) return null;
-    if (stale(s, e, now(), cfg)) {
-      retire(s);
-      return null;
-    }
-    return s;
+/** One process's slices: the state `sliceBook` keeps, passed to the functions below. */
+interface Book {
+  d: BookDeps;
+  /** The open slice per entitlement id (the one admitting calls). */
+  active: Map<string, Slice>;
+  /** Every slice not given back yet (open or retired with calls still running). */
+  live: Set<Slice>;
+  /** The slice being taken per entitlement id. */
+  taking: Map<string, Promise<unknown>>;
+  /** Statements giving slices back (or shrinking them) still in flight; close() waits for them. */
+  pending: Set<Promise<unknown>>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const nowOf = (b: Book) => b.d.clock.now().getTime();
+
+/** This process's open slice of the entitlement, retiring one that is too old or of changed settings. */
+function current(b: Book, e: Entitlement): Slice | null {
+  const s = b.active.get(e.id);
+  if (!s) return null;
+  if (stale(s, e, nowOf(b), b.d.cfg)) {
+    retire(b, s);
+    return null;
   }
+  return s;
+}
 
-  /** Admits `amount` against this process's slice of the entitlement, or null when it does not fit. */
-  function local(e: Entitlement, amount: Money): Hold | null {
-    const s = current(e);
-    return s && s.used.plus(amount).lte(s.size) ? holdIn(s, amount, now(), d.metrics) : null;
+/** Admits `amount` against this process's slice of the entitlement, or null when it does not fit. */
+function local(b: Book, e: Entitlement, amount: Money): Hold | null {
+  const s = current(b, e);
+  return s && s.used.plus(amount).lte(s.size) ? holdIn(s, amount, nowOf(b), b.d.metrics) : null;
+}
+
+async function takeNew(b: Book, e: Entitlement, amount: Money): Promise<Taken> {
+  const { d } = b;
+  const { cfg } = d;
+  const snap = await d.snapshot(e);
+  const room = snap.result.available.times(e.thresholds.block).minus(snap.result.usage);
+  const ask = { entitlement_id: e.id, min: amount.toFixed(), fraction: String(cfg.slice_fraction), max: amount.times(cfg.slice_max_calls).toFixed(), room: room.toFixed() };
+  // The open slice is grown rather than replaced, so its unused part is never stranded in this process.
+  const open = current(b, e);
+  if (open) {
+    const g = await growIn(d, open, ask, snap, amount);
+    if (g) return g;
+    retire(b, open);
   }
+  const at = d.clock.now();
+  const id = newId();
+  const r = await d.store.takeSlice({ id, ...ask, now: at, expires_at: new Date(at.getTime() + cfg.reservation_ttl_s * 1000) });
+  if (!r.ok) return refusal(e, snap, r.reserved, amount, d.metrics);
+  d.metrics?.opened();
+  const s = sliceOf(id, e, snap, r, at.getTime());
+  const old = b.active.get(e.id);
+  if (old) retire(b, old);
+  b.active.set(e.id, s);
+  b.live.add(s);
+  b.timer ??= setInterval(() => tick(b), Math.max(10, Math.floor(cfg.slice_idle_ms / 2))).unref();
+  return { ok: true, hold: holdIn(s, amount, nowOf(b), d.metrics) };
+}
 
-  async function takeNew(e: Entitlement, amount: Money): Promise<Taken> {
-    const snap = await d.snapshot(e);
-    const room = snap.result.available.times(e.thresholds.block).minus(snap.result.usage);
-    const ask = { entitlement_id: e.id, min: amount.toFixed(), fraction: String(cfg.slice_fraction), max: amount.times(cfg.slice_max_calls).toFixed(), room: room.toFixed() };
-    // The open slice is grown rather than replaced, so its unused part is never stranded in this process.
-    const open = current(e);
-    if (open) {
-      const g = await growIn(d, open, ask, snap, amount);
-      if (g) return g;
-      retire(open);
-    }
-    const at = d.clock.now();
-    const id = newId();
-    const r = await store.takeSlice({ id, ...ask, now: at, expires_at: new Date(at.getTime() + cfg.reservation_ttl_s * 1000) });
-    if (!r.ok) return refusal(e, snap, r.reserved, amount, d.metrics);
-    d.metrics?.opened();
-    const s = sliceOf(id, e, snap, r, at.getTime());
-    const old = active.get(e.id);
-    if (old) retire(old);
-    active.set(e.id, s);
-    live.add(s);
-    timer ??= setInterval(tick, Math.max(10, Math.floor(cfg.slice_idle_ms / 2))).unref();
-    return { ok: true, hold: holdIn(s, amount, now(), d.metrics) };
+/** One slice taken at a time per entitlement in this process: concurrent callers wait for it, then try it. */
+const take = (b: Book, e: Entitlement, amount: Money): Promise<Taken> =>
+  oneAtATime(b.taking, e.id, () => {
+    const h = local(b, e, amount);
+    return h ? { ok: true as const, hold: h } : null;
+  }, () => takeNew(b, e, amount));
+
+/** Stops a slice admitting calls; it is given back once its open calls end. */
+function retire(b: Book, s: Slice): void {
+  const first = !s.retired;
+  s.retired = true;
+  if (b.active.get(s.ent.id) === s) b.active.delete(s.ent.id);
+  if (s.open === 0) giveBack(b, s);
+  else if (first && s.size.gt(s.used)) shrink(b, s);
+}
+
+/** A statement the book's close() must wait for. */
+function track(b: Book, done: Promise<unknown>): void {
+  b.pending.add(done);
+  void done.finally(() => b.pending.delete(done));
+}
+
+/** A retired slice with calls still open gives its unused part back at once (no room stranded while they run). */
+function shrink(b: Book, s: Slice): void {
+  const unused = s.size.minus(s.used);
+  s.size = s.used;
+  track(b, b.d.store.shrinkSlice(s.id, unused.toFixed()).catch((err) => b.d.logger.warn({ err, slice: s.id }, 'could not shrink a quota slice (it is given back whole later)')));
+}
+
+/** One statement: the slice's size leaves `reserved`, its settled actuals stay held until metered. */
+function giveBack(b: Book, s: Slice): void {
+  if (s.returned) return;
+  s.returned = true;
+  b.live.delete(s);
+  const done = returnSql(b.d, s, b.d.clock.now());
+  done.catch((err) => b.d.logger.warn({ err, slice: s.id }, 'could not give a quota slice back (it expires by its ttl)'));
+  track(b, done);
+}
+
+function end(b: Book, h: Hold, actual: Money | null): void {
+  if (endIn(h, actual, nowOf(b))) retire(b, h.slice);
+}
+
+/** Gives back the slices idle or stale by now; the timer stops once none is left. */
+function tick(b: Book): void {
+  const t = nowOf(b);
+  for (const s of b.live) if (!s.retired && ((s.open === 0 && t - s.lastUse >= b.d.cfg.slice_idle_ms) || stale(s, s.ent, t, b.d.cfg))) retire(b, s);
+  if (!b.live.size && b.timer) {
+    clearInterval(b.timer);
+    b.timer = undefined;
   }
+}
 
-  /** One slice taken at a time per entitlement in this process: concurrent callers wait for it, then try it. */
-  const take = (e: Entitlement, amount: Money): Promise<Taken> =>
-    oneAtATime(taking, e.id, () => {
-      const h = local(e, amount);
-      return h ? { ok: true as const, hold: h } : null;
-    }, () => takeNew(e, amount));
-
-  /** Stops a slice admitting calls; it is given back once its open calls end. */
-  function retire(s: Slice): void {
-    const first = !s.retired;
-    s.retired = true;
-    if (active.get(s.ent.id) === s) active.delete(s.ent.id);
-    if (s.open === 0) giveBack(s);
-    else if (first && s.size.gt(s.used)) shrink(s);
+/** Gives every slice back, counting open calls at their estimates (held like actuals). */
+async function closeBook(b: Book): Promise<void> {
+  if (b.timer) clearInterval(b.timer);
+  b.timer = undefined;
+  for (const s of [...b.live]) {
+    s.settled = s.used;
+    s.lastSettle = nowOf(b);
+    s.open = 0;
+    retire(b, s);
   }
+  await Promise.allSettled([...b.pending]);
+}
 
-  /** A retired slice with calls still open gives its unused part back at once (no room stranded while they run). */
-  function shrink(s: Slice): void {
-    const unused = s.size.minus(s.used);
-    s.size = s.used;
-    const done = store.shrinkSlice(s.id, unused.toFixed()).catch((err) => d.logger.warn({ err, slice: s.id }, 'could not shrink a quota slice (it is given back whole later)'));
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  }
-
-  /** One statement: the slice's size leaves `reserved`, its settled actuals stay held until metered. */
-  function giveBack(s: Slice): void {
-    if (s.returned) return;
-    s.returned = true;
-    live.delete(s);
-    const done = returnSql(d, s, d.clock.now());
-    done.catch((err) => d.logger.warn({ err, slice: s.id }, 'could not give a quota slice back (it expires by its ttl)'));
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  }
-  const pending = new Set<Promise<unknown>>();
-
-  function end(h: Hold, actual: Money | null): void {
-    if (endIn(h, actual, now())) retire(h.slice);
-  }
-
-  function tick(): void {
-    const t = now();
-    for (const s of live) if (!s.retired && ((s.open === 0 && t - s.lastUse >= cfg.slice_idle_ms) || stale(s, s.ent, t, cfg))) retire(s);
-    if (!live.size && timer) {
-      clearInterval(timer);
-      timer = undefined;
-    }
-  }
-
+export function sliceBook(d: BookDeps) {
+  const b: Book = { d, active: new Map(), live: new Set(), taking: new Map(), pending: new Set(), timer: undefined };
   return {
-    enabled: cfg.slice_fraction > 0,
+    enabled: d.cfg.slice_fraction > 0,
     /** Synchronous when the process's slice has room (no database round trip). */
     admit: (e: Entitlement, amount: Money): Taken | Promise<Taken> => {
-      const h = local(e, amount);
-      return h ? { ok: true, hold: h } : take(e, amount);
+      const h = local(b, e, amount);
+      return h ? { ok: true, hold: h } : take(b, e, amount);
     },
-    settle: (h: Hold, actual: Money) => end(h, actual),
-    release: (h: Hold) => end(h, null),
+    settle: (h: Hold, actual: Money) => end(b, h, actual),
+    release: (h: Hold) => end(b, h, null),
     /** Gives every slice back, counting open calls at their estimates (held like actuals). */
-    async close(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      for (const s of [...live]) {
-        s.settled = s.used;
-        s.lastSettle = now();
-        s.open = 0;
-        retire(s);
-      }
-      await Promise.allSettled([...pending]);
-    },
+    close: (): Promise<void> => closeBook(b),
   };
 }
 
