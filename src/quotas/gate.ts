@@ -1,6 +1,6 @@
 import type { Logger } from '../shared/log.ts';
 import type { Clock } from '../shared/clock.ts';
-import { ttlCache, isPromise, type Awaitable } from '../shared/awaitable.ts';
+import { ttlCache, isPromise, type Awaitable, type TtlCache } from '../shared/awaitable.ts';
 import { Money } from '../shared/money.ts';
 import type { QuotaActual, QuotaContext, QuotaDecision, QuotaEstimate, QuotaGate, QuotaLease } from '../gateway/quota.ts';
 import type { Entitlement } from './store.ts';
@@ -97,13 +97,126 @@ export function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease
   return { settle: (a) => end(a), release: () => end(null) };
 }
 
+type GateOptions = { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number; price?: CostQuote };
+type Answer = { decision: QuotaDecision; lease: QuotaLease };
+
+/** What one gate holds: its options and the entitlements per caller. */
+interface Gate {
+  o: GateOptions;
+  quotas: QuotaService;
+  /** Per caller (subject, team, key): the enabled entitlements it falls under. */
+  ents: TtlCache<string, Entitlement[]>;
+}
+
+const callerKey = (ctx: QuotaContext) => JSON.stringify([ctx.subject, ctx.team, ctx.api_key]);
+
+function failed(g: Gate, err: unknown): Answer {
+  g.o.logger.error({ err }, 'quota store unreachable');
+  if (g.o.failOpen) return ALLOWED;
+  return { decision: { allowed: false, level: 'blocked', message: 'the quota store is unreachable; calls are refused until it is back (quotas.fail_open)' }, lease: NOTHING };
+}
+
+/** The call's prices when an llm_cost entitlement is among `list`, at the instant asked. */
+function pricer(g: Gate, list: Entitlement[], ctx: QuotaContext): ((u: PricedUsage) => string | null) | undefined {
+  const { price, clock } = g.o;
+  if (!price || !list.some((e) => e.meter === 'llm_cost')) return undefined;
+  return (usage: PricedUsage) => price({ provider: ctx.provider, model: ctx.model, team: ctx.team, at: clock.now(), usage });
+}
+
+/** Per-call reservations (quotas.slice_fraction 0): one locked statement per entitlement and call. */
+async function reserveEach(g: Gate, list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<Answer> {
+  const { quotas } = g;
+  const price = pricer(g, list, ctx);
+  const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est, price), quotas.config.reservation_ttl_s);
+  const decision = decisionOf(r.out);
+  if (!r.out.allowed) return { decision, lease: NOTHING };
+  const byId = new Map(r.taken.map((e) => [e.id, e.meter]));
+  const warn = (err: unknown) => g.o.logger.warn({ err, reservation: r.id }, 'could not end a quota reservation (it expires by its ttl)');
+  const lease = leaseOf((a) => void (a ? quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', a, price)) : quotas.release(r.id)).catch(warn));
+  return { decision, lease };
+}
+
+/**
+ * Slices (slices.ts): each entitlement admits the call against this process's slice of its
+ * room — synchronously when the slice has room, else after taking a new slice (one statement).
+ * All or nothing: a refusal gives back the holds already taken for this call.
+ */
+function viaSlices(g: Gate, list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answer> {
+  const { slices } = g.quotas;
+  const price = pricer(g, list, ctx);
+  const holds: Hold[] = [];
+  const refused = (t: Taken & { ok: false }, e: Entitlement) => {
+    for (const h of holds) slices.release(h);
+    signal(g, e, t.snap, 'blocked', t.reserved);
+    return { decision: decisionOf(t.out), lease: NOTHING };
+  };
+  const accepted = (h: Hold) => {
+    holds.push(h);
+    const e = h.slice.ent;
+    const r = h.slice.snap.result;
+    const level = levelOf(r.usage.plus(h.reserved), r.available, e.thresholds);
+    if (level !== e.level) signal(g, e, h.slice.snap, level, h.reserved);
+  };
+  const from = (i: number): Awaitable<Answer> => {
+    for (; i < list.length; i++) {
+      const e = list[i]!;
+      const t = slices.admit(e, new Money(estimateFor(e.meter, est, price)));
+      if (isPromise(t)) {
+        const next = i + 1;
+        return t.then((x) => (x.ok ? (accepted(x.hold), from(next)) : refused(x, e)));
+      }
+      if (!t.ok) return refused(t, e);
+      accepted(t.hold);
+    }
+    let worst: CheckOut | null = null;
+    for (const h of holds) worst = worse(worst, h.out);
+    const lease = leaseOf((a) => {
+      for (const h of holds) a ? slices.settle(h, new Money(actualFor(h.slice.ent.meter, a, price))) : slices.release(h);
+    });
+    return { decision: decisionOf(worst!), lease };
+  };
+  return from(0);
+}
+
+function signal(g: Gate, e: Entitlement, s: Snapshot, level: Level, reserved: string): void {
+  void g.quotas.noteLevel(e, s, level, reserved).catch((err) => g.o.logger.warn({ err }, 'could not record an entitlement level'));
+}
+
+/** The caller's entitlements known: those matching the call take its estimate; none matching, allowed. */
+function decide(g: Gate, list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answer> {
+  const hit = list.filter((e) => matches(e, ctx));
+  if (!hit.length) return ALLOWED;
+  try {
+    const r = g.quotas.slices.enabled ? viaSlices(g, hit, ctx, est) : reserveEach(g, hit, ctx, est);
+    return isPromise(r) ? r.catch((err) => failed(g, err)) : r;
+  } catch (err) {
+    return failed(g, err);
+  }
+}
+
+/** Known (cached) and nothing matches: the gateway need not tokenize the prompt. Unknown: ask. */
+function wants(g: Gate, ctx: QuotaContext): boolean {
+  const list = g.ents.peek(callerKey(ctx));
+  return list === undefined || list.some((e) => matches(e, ctx));
+}
+
+function reserve(g: Gate, ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answer> {
+  let list: Entitlement[] | Promise<Entitlement[]>;
+  try {
+    list = g.ents.get(callerKey(ctx));
+  } catch (err) {
+    return failed(g, err);
+  }
+  return isPromise(list) ? list.then((l) => decide(g, l, ctx, est), (err) => failed(g, err)) : decide(g, list, ctx, est);
+}
+
 /**
  * The gateway's quota gate. Which entitlements a caller falls under is cached per process
  * (snapshot_ttl_ms); a caller with none is answered synchronously. Otherwise every call takes its
- * estimate in each matching entitlement with one locked statement per entitlement (exact across
- * processes), and its lease settles or releases it exactly once.
+ * estimate in each matching entitlement (slices.ts, or one locked statement per entitlement: exact
+ * across processes), and its lease settles or releases it exactly once.
  */
-export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number; price?: CostQuote }): QuotaGate {
+export function quotaGate(o: GateOptions): QuotaGate {
   const { quotas } = o;
   const ents = ttlCache<string, Entitlement[]>({
     clock: o.clock,
@@ -113,99 +226,9 @@ export function quotaGate(o: { quotas: QuotaService; clock: Clock; logger: Logge
       return quotas.entitlementsFor({ subject, team, api_key });
     },
   });
-
-  const failed = (err: unknown): { decision: QuotaDecision; lease: QuotaLease } => {
-    o.logger.error({ err }, 'quota store unreachable');
-    if (o.failOpen) return ALLOWED;
-    return { decision: { allowed: false, level: 'blocked', message: 'the quota store is unreachable; calls are refused until it is back (quotas.fail_open)' }, lease: NOTHING };
-  };
-
-  /** The call's prices (llm_cost entitlements), at the instant asked. */
-  const pricer = (ctx: QuotaContext) =>
-    o.price ? (usage: PricedUsage) => o.price!({ provider: ctx.provider, model: ctx.model, team: ctx.team, at: o.clock.now(), usage }) : undefined;
-
-  /** Per-call reservations (quotas.slice_fraction 0): one locked statement per entitlement and call. */
-  async function reserveEach(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Promise<{ decision: QuotaDecision; lease: QuotaLease }> {
-    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
-    const r = await quotas.reserveIn(list, (e) => estimateFor(e.meter, est, price), quotas.config.reservation_ttl_s);
-    const decision = decisionOf(r.out);
-    if (!r.out.allowed) return { decision, lease: NOTHING };
-    const byId = new Map(r.taken.map((e) => [e.id, e.meter]));
-    const warn = (err: unknown) => o.logger.warn({ err, reservation: r.id }, 'could not end a quota reservation (it expires by its ttl)');
-    const lease = leaseOf((a) => void (a ? quotas.settle(r.id, (id) => actualFor(byId.get(id) ?? '', a, price)) : quotas.release(r.id)).catch(warn));
-    return { decision, lease };
-  }
-
-  /**
-   * Slices (slices.ts): each entitlement admits the call against this process's slice of its
-   * room — synchronously when the slice has room, else after taking a new slice (one statement).
-   * All or nothing: a refusal gives back the holds already taken for this call.
-   */
-  function viaSlices(list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate): Awaitable<{ decision: QuotaDecision; lease: QuotaLease }> {
-    const price = list.some((e) => e.meter === 'llm_cost') ? pricer(ctx) : undefined;
-    const holds: Hold[] = [];
-    const refused = (t: Taken & { ok: false }, e: Entitlement) => {
-      for (const h of holds) quotas.slices.release(h);
-      signal(e, t.snap, 'blocked', t.reserved);
-      return { decision: decisionOf(t.out), lease: NOTHING };
-    };
-    const accepted = (h: Hold) => {
-      holds.push(h);
-      const e = h.slice.ent;
-      const r = h.slice.snap.result;
-      const level = levelOf(r.usage.plus(h.reserved), r.available, e.thresholds);
-      if (level !== e.level) signal(e, h.slice.snap, level, h.reserved);
-    };
-    const from = (i: number): Awaitable<{ decision: QuotaDecision; lease: QuotaLease }> => {
-      for (; i < list.length; i++) {
-        const e = list[i]!;
-        const t = quotas.slices.admit(e, new Money(estimateFor(e.meter, est, price)));
-        if (isPromise(t)) {
-          const next = i + 1;
-          return t.then((x) => (x.ok ? (accepted(x.hold), from(next)) : refused(x, e)));
-        }
-        if (!t.ok) return refused(t, e);
-        accepted(t.hold);
-      }
-      let worst: CheckOut | null = null;
-      for (const h of holds) worst = worse(worst, h.out);
-      const lease = leaseOf((a) => {
-        for (const h of holds) a ? quotas.slices.settle(h, new Money(actualFor(h.slice.ent.meter, a, price))) : quotas.slices.release(h);
-      });
-      return { decision: decisionOf(worst!), lease };
-    };
-    return from(0);
-  }
-
-  const signal = (e: Entitlement, s: Snapshot, level: Level, reserved: string) =>
-    void quotas.noteLevel(e, s, level, reserved).catch((err) => o.logger.warn({ err }, 'could not record an entitlement level'));
-
-  const take = (list: Entitlement[], ctx: QuotaContext, est: QuotaEstimate) => (quotas.slices.enabled ? viaSlices(list, ctx, est) : reserveEach(list, ctx, est));
-
+  const g: Gate = { o, quotas, ents };
   return {
-    wants(ctx) {
-      // Known (cached) and nothing matches: the gateway need not tokenize the prompt. Unknown: ask.
-      const list = ents.peek(JSON.stringify([ctx.subject, ctx.team, ctx.api_key]));
-      return list === undefined || list.some((e) => matches(e, ctx));
-    },
-    reserve(ctx, est) {
-      let list: Entitlement[] | Promise<Entitlement[]>;
-      try {
-        list = ents.get(JSON.stringify([ctx.subject, ctx.team, ctx.api_key]));
-      } catch (err) {
-        return failed(err);
-      }
-      const go = (l: Entitlement[]) => {
-        const hit = l.filter((e) => matches(e, ctx));
-        if (!hit.length) return ALLOWED;
-        try {
-          const r = take(hit, ctx, est);
-          return isPromise(r) ? r.catch(failed) : r;
-        } catch (err) {
-          return failed(err);
-        }
-      };
-      return isPromise(list) ? list.then(go, failed) : go(list);
-    },
+    wants: (ctx) => wants(g, ctx),
+    reserve: (ctx, est) => reserve(g, ctx, est),
   };
 }
