@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { Db } from '../shared/db/index.ts';
+import type { Db, Queryable } from '../shared/db/index.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/log.ts';
 import { claimRun, failedWindows, finishRun, lastRuns, lastWindow } from './runs-store.ts';
@@ -119,107 +119,132 @@ export function windowsBetween(cron: Cron, after: Date | null, now: Date, max: n
 
 const STALE_MS = 6 * 3_600_000;
 
-export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { retryAfterMs?: number } = {}): Scheduler {
-  const jobs = new Map<string, Job>();
-  const busy = new Set<string>();
-  const retryAfterMs = opts.retryAfterMs ?? 10 * 60_000;
-  let timer: NodeJS.Timeout | undefined;
-  let ticking: Promise<unknown> | undefined;
+/** What one scheduler holds: its jobs, the ones running in this process, and its timer. */
+interface State {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  retryAfterMs: number;
+  jobs: Map<string, Job>;
+  busy: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+  ticking: Promise<unknown> | undefined;
+}
 
-  async function runWindow(name: string, windowStart: Date, now = clock.now()): Promise<JobRun> {
-    const job = jobs.get(name);
-    if (!job) throw new Error(`no job named ${name}`);
-    const ws = windowStart.toISOString();
-    if (busy.has(name)) return { job: name, window_start: ws, status: 'skipped' };
-    busy.add(name);
-    try {
-      const r = await db.tryLock(jobLockKey(name), async (conn) => {
-        // On PostgreSQL we hold the lock, so a 'running' row is a run whose process died: take it over.
-        // PGlite's lock is only this process's, so there a 'running' row is taken over once it is stale.
-        const staleBefore = new Date(now.getTime() - (db.kind === 'postgres' ? 0 : STALE_MS));
-        const id = await claimRun(conn, name, ws, now, new Date(now.getTime() - retryAfterMs), staleBefore);
-        if (!id) return { job: name, window_start: ws, status: 'skipped' } as JobRun;
-        try {
-          const result = await job.fn({ job: name, windowStart, now });
-          await finishRun(conn, id, clock.now(), { result });
-          return { job: name, window_start: ws, status: 'ok', result } as JobRun;
-        } catch (e) {
-          const msg = (e as Error).message ?? String(e);
-          logger.error({ err: e, job: name, window: ws }, `job ${name} failed`);
-          await finishRun(conn, id, clock.now(), { error: msg });
-          return { job: name, window_start: ws, status: 'failed', error: msg } as JobRun;
-        }
-      });
-      return r.ran ? r.value : { job: name, window_start: ws, status: 'skipped' };
-    } finally {
-      busy.delete(name);
+const jobOf = (st: State, name: string): Job => {
+  const job = st.jobs.get(name);
+  if (!job) throw new Error(`no job named ${name}`);
+  return job;
+};
+
+async function runWindow(st: State, name: string, windowStart: Date, now: Date): Promise<JobRun> {
+  const job = jobOf(st, name);
+  const ws = windowStart.toISOString();
+  if (st.busy.has(name)) return { job: name, window_start: ws, status: 'skipped' };
+  st.busy.add(name);
+  try {
+    const r = await st.db.tryLock(jobLockKey(name), (conn) => claimAndRun(st, conn, job, windowStart, now));
+    return r.ran ? r.value : { job: name, window_start: ws, status: 'skipped' };
+  } finally {
+    st.busy.delete(name);
+  }
+}
+
+/** Under the job's lock: claims the window's row, runs the job and records how it ended. */
+async function claimAndRun(st: State, conn: Queryable, job: Job, windowStart: Date, now: Date): Promise<JobRun> {
+  const { db, clock, logger } = st;
+  const name = job.name;
+  const ws = windowStart.toISOString();
+  // On PostgreSQL we hold the lock, so a 'running' row is a run whose process died: take it over.
+  // PGlite's lock is only this process's, so there a 'running' row is taken over once it is stale.
+  const staleBefore = new Date(now.getTime() - (db.kind === 'postgres' ? 0 : STALE_MS));
+  const id = await claimRun(conn, name, ws, now, new Date(now.getTime() - st.retryAfterMs), staleBefore);
+  if (!id) return { job: name, window_start: ws, status: 'skipped' };
+  try {
+    const result = await job.fn({ job: name, windowStart, now });
+    await finishRun(conn, id, clock.now(), { result });
+    return { job: name, window_start: ws, status: 'ok', result };
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    logger.error({ err: e, job: name, window: ws }, `job ${name} failed`);
+    await finishRun(conn, id, clock.now(), { error: msg });
+    return { job: name, window_start: ws, status: 'failed', error: msg };
+  }
+}
+
+async function dueWindows(st: State, name: string, now: Date): Promise<Date[]> {
+  const j = jobOf(st, name);
+  const fresh = windowsBetween(j.cron, await lastWindow(st.db, name), now, j.catchUp);
+  // Failed windows at or before the last one, due for a retry, go first (they are the oldest).
+  const failed = await failedWindows(st.db, name, new Date(now.getTime() - st.retryAfterMs));
+  const seen = new Set(fresh.map((d) => d.getTime()));
+  const retry = failed.filter((d) => !seen.has(d.getTime()));
+  return [...retry, ...fresh].sort((a, b) => a.getTime() - b.getTime());
+}
+
+async function runDue(st: State, now: Date): Promise<JobRun[]> {
+  const out: JobRun[] = [];
+  for (const j of st.jobs.values()) {
+    if (st.busy.has(j.name)) continue;
+    for (const w of await dueWindows(st, j.name, now)) {
+      const r = await runWindow(st, j.name, w, now);
+      if (r.status !== 'skipped') out.push(r);
     }
   }
+  return out;
+}
 
-  async function dueWindows(name: string, now: Date): Promise<Date[]> {
-    const j = jobs.get(name);
-    if (!j) throw new Error(`no job named ${name}`);
-    const fresh = windowsBetween(j.cron, await lastWindow(db, name), now, j.catchUp);
-    // Failed windows at or before the last one, due for a retry, go first (they are the oldest).
-    const failed = await failedWindows(db, name, new Date(now.getTime() - retryAfterMs));
-    const seen = new Set(fresh.map((d) => d.getTime()));
-    const retry = failed.filter((d) => !seen.has(d.getTime()));
-    return [...retry, ...fresh].sort((a, b) => a.getTime() - b.getTime());
+function addJob(st: State, name: string, cron: string, tz: string, fn: JobFn, opts: ScheduleOptions): void {
+  if (st.jobs.has(name)) throw new Error(`job ${name} is already scheduled`);
+  let c: Cron;
+  try {
+    c = new Cron(cron, { timezone: tz, paused: true });
+  } catch (e) {
+    throw new Error(`job ${name}: bad schedule "${cron}" (${tz}): ${(e as Error).message}`);
   }
+  st.jobs.set(name, { name, cron: c, pattern: cron, tz, fn, catchUp: Math.max(1, opts.catchUp ?? 31) });
+}
 
+async function listJobs(st: State, now: Date): Promise<JobInfo[]> {
+  const last = await lastRuns(st.db);
+  const none = { last_window: null, last_status: null, last_error: null, last_finished_at: null };
+  return [...st.jobs.values()].map((j) => ({ name: j.name, schedule: j.pattern, tz: j.tz, ...(last.get(j.name) ?? none), next_run: j.cron.nextRun(now)?.toISOString() ?? null }));
+}
+
+/** One tick: `runDue` unless the last tick is still running. */
+function tick(st: State, s: Scheduler): void {
+  if (st.ticking) return;
+  st.ticking = s
+    .runDue()
+    .catch((err) => st.logger.error({ err }, 'scheduler tick failed'))
+    .finally(() => (st.ticking = undefined));
+}
+
+export function createScheduler(db: Db, clock: Clock, logger: Logger, opts: { retryAfterMs?: number } = {}): Scheduler {
+  const st: State = { db, clock, logger, retryAfterMs: opts.retryAfterMs ?? 10 * 60_000, jobs: new Map(), busy: new Set(), timer: undefined, ticking: undefined };
   const s: Scheduler = {
-    schedule(name, cron, tz, fn, opts = {}) {
-      if (jobs.has(name)) throw new Error(`job ${name} is already scheduled`);
-      let c: Cron;
-      try {
-        c = new Cron(cron, { timezone: tz, paused: true });
-      } catch (e) {
-        throw new Error(`job ${name}: bad schedule "${cron}" (${tz}): ${(e as Error).message}`);
-      }
-      jobs.set(name, { name, cron: c, pattern: cron, tz, fn, catchUp: Math.max(1, opts.catchUp ?? 31) });
-    },
+    schedule: (name, cron, tz, fn, o = {}) => addJob(st, name, cron, tz, fn, o),
     latestWindow(name, now) {
-      const j = jobs.get(name);
+      const j = st.jobs.get(name);
       return j ? latestScheduled(j.cron, now) : null;
     },
-    dueWindows,
-    async runDue(now = clock.now()) {
-      const out: JobRun[] = [];
-      for (const j of jobs.values()) {
-        if (busy.has(j.name)) continue;
-        for (const w of await dueWindows(j.name, now)) {
-          const r = await runWindow(j.name, w, now);
-          if (r.status !== 'skipped') out.push(r);
-        }
-      }
-      return out;
-    },
-    runWindow,
-    jobs: () => [...jobs.keys()],
-    has: (name) => jobs.has(name),
-    async list(now = clock.now()) {
-      const last = await lastRuns(db);
-      const none = { last_window: null, last_status: null, last_error: null, last_finished_at: null };
-      return [...jobs.values()].map((j) => ({ name: j.name, schedule: j.pattern, tz: j.tz, ...(last.get(j.name) ?? none), next_run: j.cron.nextRun(now)?.toISOString() ?? null }));
-    },
+    dueWindows: (name, now) => dueWindows(st, name, now),
+    runDue: (now = clock.now()) => runDue(st, now),
+    runWindow: (name, windowStart, now = clock.now()) => runWindow(st, name, windowStart, now),
+    jobs: () => [...st.jobs.keys()],
+    has: (name) => st.jobs.has(name),
+    list: (now = clock.now()) => listJobs(st, now),
     start(tickMs = 30_000) {
-      if (timer) return;
-      const tick = () => {
-        if (ticking) return;
-        ticking = s
-          .runDue()
-          .catch((err) => logger.error({ err }, 'scheduler tick failed'))
-          .finally(() => (ticking = undefined));
-      };
-      timer = setInterval(tick, tickMs);
-      timer.unref();
-      tick();
+      if (st.timer) return;
+      st.timer = setInterval(() => tick(st, s), tickMs);
+      st.timer.unref();
+      tick(st, s);
     },
     async close() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      for (const j of jobs.values()) j.cron.stop();
-      await ticking;
+      if (st.timer) clearInterval(st.timer);
+      st.timer = undefined;
+      for (const j of st.jobs.values()) j.cron.stop();
+      await st.ticking;
     },
   };
   return s;
