@@ -6,7 +6,7 @@ import { isBound } from '../auth/keys.ts';
 import { validateEvent } from './validate.ts';
 import { toEventRow } from './rows.ts';
 import type { EventStore } from './store.ts';
-import type { EventRow, IngestContext, IngestHooks, IngestResult, RejectedEvent, StoredEvent } from './types.ts';
+import { NEEDS_TRANSACTION, type EventRow, type IngestContext, type IngestHooks, type IngestResult, type RejectedEvent, type StoredEvent } from './types.ts';
 
 export interface EventService {
   /** Validates, dedupes, enriches and stores a batch; resolves only after commit (a 202 is durable). */
@@ -39,12 +39,42 @@ function applyBinding(row: EventRow, ctx: IngestContext | undefined): string | u
 /** A rejected event as it is kept in `rejected_events`. */
 type RejectedInput = RejectedEvent & { source: string | null; body: unknown };
 
+/** How long a type that needed a transaction goes straight to one (a meter on it may be deleted since). */
+const NEEDS_TX_MS = 60_000;
+/** Types remembered at most; past it the memory starts over (it is only a hint). */
+const NEEDS_TX_TYPES = 1_000;
+
 export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
+  /**
+   * Event types whose batches a trigger sent to the transaction lately (types.ts, IngestHooks):
+   * their next batches go there directly instead of paying for a refused statement first. Only
+   * a hint: the triggers decide for every batch stored alone.
+   */
+  const needsTx = new Map<string, number>();
+  const knownToNeedTx = (rows: EventRow[], now: number) => rows.some((r) => (needsTx.get(r.type) ?? 0) > now);
+  function noteNeedsTx(rows: EventRow[], now: number) {
+    if (needsTx.size > NEEDS_TX_TYPES) needsTx.clear();
+    for (const r of rows) needsTx.set(r.type, now + NEEDS_TX_MS);
+  }
+
+  /** One statement that is its own transaction (types.ts, IngestHooks); undefined: this batch needs the transaction. */
+  async function storeAlone(rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
+    const now = receivedAt.getTime();
+    if (rejected > 0 || !rows.length || !hooks.inTransaction.every((h) => h.guardedAlone) || knownToNeedTx(rows, now)) return undefined;
+    try {
+      return await store.insertNew(db, rows, receivedAt, 'alone');
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== NEEDS_TRANSACTION) throw err;
+      noteNeedsTx(rows, now);
+      return undefined;
+    }
+  }
+
   /** The batch's new rows, the inTransaction hooks' writes and the rejected rows commit together. */
-  function storeBatch(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
+  function storeInTransaction(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
     return db.transaction(async (tx) => {
-      const ins = await store.insertNew(tx, rows, receivedAt);
-      if (ins.length) for (const hook of hooks.inTransaction) await hook(tx, { kind: 'inserted', rows: ins });
+      const ins = await store.insertNew(tx, rows, receivedAt, 'tx');
+      if (ins.length) for (const hook of hooks.inTransaction) await hook.run(tx, { kind: 'inserted', rows: ins });
       await store.insertRejected(
         tx,
         rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
@@ -99,7 +129,7 @@ export function eventService(db: Db, store: EventStore, hooks: IngestHooks, cloc
       }
       for (const enrich of hooks.enrich) await enrich(rows);
       const receivedAt = clock.now();
-      const stored = await storeBatch(rows, rejected, receivedAt);
+      const stored = (await storeAlone(rows, rejected.length, receivedAt)) ?? (await storeInTransaction(rows, rejected, receivedAt));
       afterCommit(stored);
       const inserted = stored.length;
       const result: IngestResult = {

@@ -43,8 +43,12 @@ INSERT INTO events (${COLUMNS.map(([c]) => c).join(', ')}, received_at)
 SELECT ${COLUMNS.map(([c, t]) => extract(c, t)).join(', ')}, $2::timestamptz
 FROM jsonb_array_elements(convert_from($1::bytea, 'UTF8')::jsonb) e
 WHERE NOT EXISTS (SELECT 1 FROM event_tombstones t WHERE t.source = e->>'source' AND t.id = e->>'id')
+  AND (SELECT set_config('tollgate.ingest', $3, true)) IS NOT NULL
 ON CONFLICT (source, id) DO NOTHING
 RETURNING seq::text AS seq, source, id`;
+// The last filter is uncorrelated: evaluated once, before any row is inserted. It tells the
+// domains' triggers on `events` (migration 0018) that this is an ingest batch, stored 'alone' (its
+// own transaction) or in a 'tx' whose inTransaction hooks follow (types.ts, IngestHooks).
 
 function toRecord(row: EventRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
@@ -59,8 +63,12 @@ function toRecord(row: EventRow): Record<string, unknown> {
 export interface EventStore {
   /** The stored rows with these seqs (rows deleted since are simply absent). */
   bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
-  /** Inserts rows whose (source, id) is new (and not tombstoned); returns the inserted ones with their seq. */
-  insertNew(tx: Queryable, rows: EventRow[], receivedAt: Date): Promise<StoredEvent[]>;
+  /**
+   * Inserts rows whose (source, id) is new (and not tombstoned); returns the inserted ones with
+   * their seq. `alone`: the statement is its own transaction (`q` is the database, not a
+   * transaction); a domain's trigger may refuse it with NEEDS_TRANSACTION (types.ts).
+   */
+  insertNew(q: Queryable, rows: EventRow[], receivedAt: Date, mode: 'alone' | 'tx'): Promise<StoredEvent[]>;
   insertRejected(tx: Queryable, rows: RejectedInsert[], receivedAt: Date): Promise<void>;
   list(q: ListQuery): Promise<ListedEvent[]>;
   listRejected(q: { limit: number; before?: string; team?: string | null }): Promise<RejectedRow[]>;
@@ -237,9 +245,9 @@ export function eventStore(db: Queryable): EventStore {
       );
       return r.rows;
     },
-    async insertNew(tx, rows, receivedAt) {
+    async insertNew(tx, rows, receivedAt, mode) {
       if (!rows.length) return [];
-      const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString()];
+      const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString(), mode];
       // Prepared once per connection: the statement is the same for every batch.
       const r = await tx.query<{ seq: string; source: string; id: string }>(INSERT_SQL, params, { prepare: 'events_insert' });
       const byKey = new Map(rows.map((row) => [row.source + '\u0000' + row.id, row]));

@@ -85,7 +85,7 @@ export async function reprice(d: RepriceDeps, opts: RepriceOptions): Promise<Rep
     if (updates.length) {
       await d.db.transaction(async (tx) => {
         const changes = await d.eventStore.updateCosts(tx, updates);
-        for (const hook of d.hooks.inTransaction) if (changes.length) await hook(tx, { kind: 'repriced', changes });
+        for (const hook of d.hooks.inTransaction) if (changes.length) await hook.run(tx, { kind: 'repriced', changes });
       });
       progress.updated += updates.length;
     }

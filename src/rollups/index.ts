@@ -37,7 +37,8 @@ export async function wireRollups(d: {
     clearInterval(timer);
     return drain();
   });
-  d.hooks.inTransaction.push((tx, change) => rollups.inTransaction(tx, change));
+  // Ingest batches are queued by this domain's trigger on events (migration 0018), so a batch may be stored alone.
+  d.hooks.inTransaction.push({ name: 'rollups', guardedAlone: true, run: (tx, change) => rollups.inTransaction(tx, change) });
   pendingGauge(rollups, d.metrics, d.logger);
   registerUsageRoutes(d.server, { keys: d.keys, rollups, defaultTz: d.tz });
   registerExportRoutes(d.server, { keys: d.keys, rollups, db: d.db, events: d.events, defaultTz: d.tz });

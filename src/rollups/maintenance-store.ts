@@ -14,11 +14,6 @@ export async function lockRollups(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK]);
 }
 
-/** Queues a batch's llm.usage seqs for the fold, in the ingest transaction (one row per batch). */
-export async function queuePending(tx: Queryable, seqs: string[]): Promise<void> {
-  await tx.query('INSERT INTO rollup_pending (seqs) VALUES ($1::bigint[])', [seqs], { prepare: 'rollup_pending_insert' });
-}
-
 /** Takes the oldest `limit` queued batches (every one when null) off the queue; returns their seqs. */
 export async function claimPending(tx: Queryable, limit: number | null): Promise<string[]> {
   const r = await tx.query<{ seqs: Array<string | number> }>(

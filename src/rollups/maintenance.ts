@@ -1,7 +1,7 @@
 import type { Queryable } from '../shared/db/index.ts';
 import type { CostChange, StoredChange, StoredEvent } from '../events/types.ts';
 import { DAY_GRAINS } from './cubes.ts';
-import { anyPending, claimPending, llmSpan, lockRollups, pruneGrains, queryState, queuePending, recordHorizon, stillPending } from './maintenance-store.ts';
+import { anyPending, claimPending, llmSpan, lockRollups, pruneGrains, queryState, recordHorizon, stillPending } from './maintenance-store.ts';
 import { init, type RollupState } from './zone.ts';
 
 /**
@@ -31,11 +31,13 @@ export async function drain(st: RollupState): Promise<number> {
   return folded;
 }
 
-/** The ingest hook (events' `inTransaction`): queue a batch's llm.usage rows, or apply reprice's differences. */
+/**
+ * The hook in events' transactions (`inTransaction`): apply reprice's differences. An ingest
+ * batch's llm.usage rows are queued by this domain's trigger on `events` (migration 0018), inside
+ * the statement that stores them, whether that statement is alone or in a transaction.
+ */
 export async function inTransaction(st: RollupState, tx: Queryable, change: StoredChange): Promise<void> {
   if (change.kind === 'repriced') return applyCostChanges(st, tx, change.changes);
-  const seqs = change.rows.filter((r) => r.type === 'llm.usage').map((r) => r.seq);
-  if (seqs.length) await queuePending(tx, seqs);
 }
 
 /** Reprice: events already in the cubes take the difference; pending ones are folded later with their new cost. */

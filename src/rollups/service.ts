@@ -67,8 +67,9 @@ export interface RollupService {
   /** Recomputes the cubes over whole months covering [from, to) from raw events (backfill). */
   rebuild(from: Date, to: Date, opts?: { bulk?: boolean }): Promise<{ from: Date; to: Date }>;
   /**
-   * The ingest hook (events' `inTransaction`): queues a batch's llm.usage seqs for the fold, and
-   * applies reprice's old→new differences to events already folded, in the caller's transaction.
+   * The hook in events' transactions (`inTransaction`): applies reprice's old→new differences to
+   * events already folded, in the caller's transaction. Ingest batches are queued for the fold by
+   * the trigger of migration 0018, in the statement that stores them.
    */
   inTransaction(tx: Queryable, change: StoredChange): Promise<void>;
 }

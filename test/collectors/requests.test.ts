@@ -75,7 +75,7 @@ describe('collector request counts in the rollups', () => {
       const now = (await tx.query<StoredEvent>(`UPDATE events SET cost = coalesce(cost, 0.5) * 2, cost_source = 'computed', unpriced = false WHERE id IN ('c-1', 'c-2') RETURNING *`)).rows;
       const bySeq = new Map(now.map((a) => [String(a.seq), a]));
       const changes: CostChange[] = old.map((b) => ({ before: b, after: bySeq.get(String(b.seq))! }));
-      for (const h of app.tg.events.hooks.inTransaction) await h(tx, { kind: 'repriced', changes });
+      for (const h of app.tg.events.hooks.inTransaction) await h.run(tx, { kind: 'repriced', changes });
     });
     const repriced = await totals('&group_by=model');
     expect(repriced.rows.map((x: any) => [x.model, x.requests])).toEqual(before.rows.map((x: any) => [x.model, x.requests]));

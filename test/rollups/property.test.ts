@@ -113,7 +113,7 @@ async function reprice(seqMod: number, factor: string) {
     ).rows;
     const bySeq = new Map(after.map((a) => [String(a.seq), a]));
     const changes: CostChange[] = before.map((b) => ({ before: b, after: bySeq.get(String(b.seq))! }));
-    for (const h of app.tg.events.hooks.inTransaction) await h(tx, { kind: 'repriced', changes });
+    for (const h of app.tg.events.hooks.inTransaction) await h.run(tx, { kind: 'repriced', changes });
   });
 }
 
