@@ -250,9 +250,9 @@ function giveBack(b: Book, s: Slice): void {
   if (s.returned) return;
   s.returned = true;
   b.live.delete(s);
-  const done = returnSql(b.d, s, b.d.clock.now());
-  done.catch((err) => b.d.logger.warn({ err, slice: s.id }, 'could not give a quota slice back (it expires by its ttl)'));
-  track(b, done);
+  // The caught promise is the one tracked: a derived promise of the failing one would reject
+  // unhandled, and an unhandled rejection ends the process.
+  track(b, returnSql(b.d, s, b.d.clock.now()).catch((err) => b.d.logger.warn({ err, slice: s.id }, 'could not give a quota slice back (it expires by its ttl)')));
 }
 
 function end(b: Book, h: Hold, actual: Money | null): void {
