@@ -9,6 +9,7 @@ import { worse, type CheckOut } from './answers.ts';
 import { levelOf, type Level } from './engine.ts';
 import type { Hold, Taken } from './slices.ts';
 import type { Snapshot } from './usage.ts';
+import { EntitlementPresence } from './presence.ts';
 
 const NOTHING: QuotaLease = Object.freeze({ settle() {}, release() {} });
 const ALLOWED = Object.freeze({ decision: Object.freeze({ allowed: true, level: 'ok' as const }), lease: NOTHING });
@@ -100,15 +101,38 @@ export function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease
 type GateOptions = { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number; price?: CostQuote };
 type Answer = { decision: QuotaDecision; lease: QuotaLease };
 
-/** What one gate holds: its options and the entitlements per caller. */
+/** What one gate holds: its options, the entitlements per caller, and whether any is enabled at all. */
 interface Gate {
   o: GateOptions;
   quotas: QuotaService;
   /** Per caller (subject, team, key): the enabled entitlements it falls under. */
   ents: TtlCache<string, Entitlement[]>;
+  presence: EntitlementPresence;
 }
 
 const callerKey = (ctx: QuotaContext) => JSON.stringify([ctx.subject, ctx.team, ctx.api_key]);
+
+/** A few rows are enough: past them (all disabled) "yes" is as safe an answer as "maybe". */
+const PROBE = 20;
+
+/** Whether any entitlement is enabled: from the first PROBE not deleted (PROBE of them, all disabled, answers yes). */
+async function anyEnabled(quotas: QuotaService): Promise<boolean> {
+  const l = await quotas.list({ limit: PROBE });
+  return l.length === PROBE || l.some((e) => e.enabled);
+}
+
+/**
+ * Entitlement changes made through this process's service reach the gate before the change
+ * returns (the next call sees a created entitlement at once; other processes within the ttl).
+ * The service has no change listener to subscribe to, so the gate wraps its three
+ * entitlement-changing methods, once, when it is made (one gate per service: wireQuotas).
+ */
+function onEntitlementChange(quotas: QuotaService, changed: () => void): void {
+  const { createEntitlement, updateEntitlement, deleteEntitlement } = quotas;
+  quotas.createEntitlement = (b) => createEntitlement(b).finally(changed);
+  quotas.updateEntitlement = (id, patch) => updateEntitlement(id, patch).finally(changed);
+  quotas.deleteEntitlement = (id) => deleteEntitlement(id).finally(changed);
+}
 
 function failed(g: Gate, err: unknown): Answer {
   g.o.logger.error({ err }, 'quota store unreachable');
@@ -194,10 +218,15 @@ function decide(g: Gate, list: Entitlement[], ctx: QuotaContext, est: QuotaEstim
   }
 }
 
-/** Known (cached) and nothing matches: the gateway need not tokenize the prompt. Unknown: ask. */
+/**
+ * Known (cached) and nothing matches: the gateway need not tokenize the prompt. Not known: ask —
+ * unless no entitlement is enabled at all (a fresh answer), so a deployment without any never
+ * loads the tokenizer.
+ */
 function wants(g: Gate, ctx: QuotaContext): boolean {
   const list = g.ents.peek(callerKey(ctx));
-  return list === undefined || list.some((e) => matches(e, ctx));
+  if (list !== undefined) return list.some((e) => matches(e, ctx));
+  return !g.presence.none();
 }
 
 function reserve(g: Gate, ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answer> {
@@ -212,9 +241,10 @@ function reserve(g: Gate, ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answ
 
 /**
  * The gateway's quota gate. Which entitlements a caller falls under is cached per process
- * (snapshot_ttl_ms); a caller with none is answered synchronously. Otherwise every call takes its
- * estimate in each matching entitlement (slices.ts, or one locked statement per entitlement: exact
- * across processes), and its lease settles or releases it exactly once.
+ * (snapshot_ttl_ms); a caller with none is answered synchronously, and so is one not seen yet
+ * while no entitlement is enabled at all (presence.ts). Otherwise every call takes its estimate in
+ * each matching entitlement (slices.ts, or one locked statement per entitlement: exact across
+ * processes), and its lease settles or releases it exactly once.
  */
 export function quotaGate(o: GateOptions): QuotaGate {
   const { quotas } = o;
@@ -226,7 +256,12 @@ export function quotaGate(o: GateOptions): QuotaGate {
       return quotas.entitlementsFor({ subject, team, api_key });
     },
   });
-  const g: Gate = { o, quotas, ents };
+  const presence = new EntitlementPresence({ anyEnabled: () => anyEnabled(quotas), clock: o.clock, ttlMs: o.ttlMs, logger: o.logger });
+  onEntitlementChange(quotas, () => {
+    ents.clear();
+    presence.invalidate();
+  });
+  const g: Gate = { o, quotas, ents, presence };
   return {
     wants: (ctx) => wants(g, ctx),
     reserve: (ctx, est) => reserve(g, ctx, est),
