@@ -17,9 +17,20 @@ const integration = (name: 'pglite' | 'postgres') => ({
   },
 });
 
+/**
+ * Test files run in parallel forks. Most of a file's time is waiting — on PostgreSQL, on child
+ * processes, on timers — so more workers than this 2-core VM's cores still shortens the run;
+ * vitest's default here would be one (cores − 1). Each worker gets its own PostgreSQL database
+ * (test/helpers/db.ts). TEST_WORKERS overrides.
+ */
+const WORKERS = Number(process.env.TEST_WORKERS ?? 3);
+process.env.TOLLGATE_TEST_WORKERS = String(WORKERS);
+
 export default defineConfig({
   test: {
     pool: 'forks',
+    maxWorkers: WORKERS,
+    minWorkers: 1,
     projects: [
       { test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 60_000 } },
       integration('pglite'),

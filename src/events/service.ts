@@ -44,104 +44,115 @@ const NEEDS_TX_MS = 60_000;
 /** Types remembered at most; past it the memory starts over (it is only a hint). */
 const NEEDS_TX_TYPES = 1_000;
 
-export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
+/** What one event service holds (made once per `eventService`). */
+interface Ingest {
+  db: Db;
+  store: EventStore;
+  hooks: IngestHooks;
+  clock: Clock;
+  opts: EventServiceOptions;
   /**
-   * Event types whose batches a trigger sent to the transaction lately (types.ts, IngestHooks):
-   * their next batches go there directly instead of paying for a refused statement first. Only
-   * a hint: the triggers decide for every batch stored alone.
+   * Event types whose batches a trigger sent to the transaction lately (types.ts, IngestHooks),
+   * until when: their next batches go there directly instead of paying for a refused statement
+   * first. Only a hint: the triggers decide for every batch stored alone.
    */
-  const needsTx = new Map<string, number>();
-  const knownToNeedTx = (rows: EventRow[], now: number) => rows.some((r) => (needsTx.get(r.type) ?? 0) > now);
-  function noteNeedsTx(rows: EventRow[], now: number) {
-    if (needsTx.size > NEEDS_TX_TYPES) needsTx.clear();
-    for (const r of rows) needsTx.set(r.type, now + NEEDS_TX_MS);
-  }
+  needsTx: Map<string, number>;
+}
 
-  /** One statement that is its own transaction (types.ts, IngestHooks); undefined: this batch needs the transaction. */
-  async function storeAlone(rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
-    const now = receivedAt.getTime();
-    if (rejected > 0 || !rows.length || !hooks.inTransaction.every((h) => h.guardedAlone) || knownToNeedTx(rows, now)) return undefined;
-    try {
-      return await store.insertNew(db, rows, receivedAt, 'alone');
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== NEEDS_TRANSACTION) throw err;
-      noteNeedsTx(rows, now);
-      return undefined;
-    }
-  }
+export function eventService(db: Db, store: EventStore, hooks: IngestHooks, clock: Clock, opts: EventServiceOptions): EventService {
+  const s: Ingest = { db, store, hooks, clock, opts, needsTx: new Map() };
+  return { ingest: (raw, ctx) => ingest(s, raw, ctx) };
+}
 
-  /** The batch's new rows, the inTransaction hooks' writes and the rejected rows commit together. */
-  function storeInTransaction(rows: EventRow[], rejected: RejectedInput[], receivedAt: Date) {
-    return db.transaction(async (tx) => {
-      const ins = await store.insertNew(tx, rows, receivedAt, 'tx');
-      if (ins.length) for (const hook of hooks.inTransaction) await hook.run(tx, { kind: 'inserted', rows: ins });
-      await store.insertRejected(
-        tx,
-        rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
-        receivedAt,
-      );
-      return ins;
-    });
+async function ingest(s: Ingest, raw: unknown[], ctx: IngestContext | undefined): Promise<IngestResult> {
+  if (raw.length === 0) throw new ApiError({ type: 'invalid_request', code: 'EMPTY_BATCH', message: 'the batch holds no events' });
+  if (raw.length > s.opts.maxBatch) {
+    throw new ApiError({ type: 'payload_too_large', code: 'BATCH_TOO_LARGE', message: `a batch may hold at most ${s.opts.maxBatch} events (got ${raw.length}); split it` });
   }
-
-  /** After the commit: a hook's failure is reported, never the batch's (it is stored). */
-  function afterCommit(stored: StoredEvent[]) {
-    const failed = (name: string) => (err: unknown) => opts.onHookFailure?.(name, err);
-    for (const hook of hooks.afterCommit) {
-      try {
-        const r = hook.run(stored);
-        if (r instanceof Promise) r.catch(failed(hook.name));
-      } catch (err) {
-        failed(hook.name)(err);
-      }
-    }
-  }
-
-  return {
-    async ingest(raw, ctx) {
-      if (raw.length === 0) throw new ApiError({ type: 'invalid_request', code: 'EMPTY_BATCH', message: 'the batch holds no events' });
-      if (raw.length > opts.maxBatch) {
-        throw new ApiError({ type: 'payload_too_large', code: 'BATCH_TOO_LARGE', message: `a batch may hold at most ${opts.maxBatch} events (got ${raw.length}); split it` });
-      }
-      const rejected: RejectedInput[] = [];
-      const rows: EventRow[] = [];
-      const seen = new Set<string>();
-      let duplicates = 0;
-      for (let i = 0; i < raw.length; i++) {
-        const v = validateEvent(raw[i]);
-        if (!v.ok) {
-          rejected.push({ index: i, id: v.id ?? null, source: v.source ?? null, error: v.error, body: raw[i] });
-          continue;
-        }
-        const row = toEventRow(v.event);
-        const bindingError = applyBinding(row, ctx);
-        if (bindingError) {
-          rejected.push({ index: i, id: row.id, source: row.source, error: bindingError, body: raw[i] });
-          continue;
-        }
-        const key = row.source + '\u0000' + row.id;
-        if (seen.has(key)) {
-          duplicates++; // the first occurrence in the batch wins, as a retry would
-          continue;
-        }
-        seen.add(key);
-        rows.push(row);
-      }
-      for (const enrich of hooks.enrich) await enrich(rows);
-      const receivedAt = clock.now();
-      const stored = (await storeAlone(rows, rejected.length, receivedAt)) ?? (await storeInTransaction(rows, rejected, receivedAt));
-      afterCommit(stored);
-      const inserted = stored.length;
-      const result: IngestResult = {
-        accepted: inserted,
-        duplicates: duplicates + (rows.length - inserted),
-        rejected: rejected.map(({ index, id, error }) => ({ index, id, error })),
-      };
-      if (rows.length === 0) {
-        throw new ApiError({ type: 'invalid_request', code: 'ALL_REJECTED', message: raw.length === 1 ? `the event was rejected: ${rejected[0]!.error}` : `all ${raw.length} events were rejected; first: ${rejected[0]!.error}`, extra: { rejected: result.rejected } }
-        );
-      }
-      return result;
-    },
+  const { rows, rejected, duplicates } = sortBatch(raw, ctx);
+  for (const enrich of s.hooks.enrich) await enrich(rows);
+  const receivedAt = s.clock.now();
+  const stored = (await storeAlone(s, rows, rejected.length, receivedAt)) ?? (await storeInTransaction(s, rows, rejected, receivedAt));
+  afterCommit(s, stored);
+  const result: IngestResult = {
+    accepted: stored.length,
+    duplicates: duplicates + (rows.length - stored.length),
+    rejected: rejected.map(({ index, id, error }) => ({ index, id, error })),
   };
+  if (rows.length === 0) {
+    const message = raw.length === 1 ? `the event was rejected: ${rejected[0]!.error}` : `all ${raw.length} events were rejected; first: ${rejected[0]!.error}`;
+    throw new ApiError({ type: 'invalid_request', code: 'ALL_REJECTED', message, extra: { rejected: result.rejected } });
+  }
+  return result;
+}
+
+/** Validates and binds each event; the first occurrence of a `(source, id)` in the batch wins, as a retry would. */
+function sortBatch(raw: unknown[], ctx: IngestContext | undefined): { rows: EventRow[]; rejected: RejectedInput[]; duplicates: number } {
+  const rejected: RejectedInput[] = [];
+  const rows: EventRow[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const v = validateEvent(raw[i]);
+    if (!v.ok) {
+      rejected.push({ index: i, id: v.id ?? null, source: v.source ?? null, error: v.error, body: raw[i] });
+      continue;
+    }
+    const row = toEventRow(v.event);
+    const bindingError = applyBinding(row, ctx);
+    if (bindingError) {
+      rejected.push({ index: i, id: row.id, source: row.source, error: bindingError, body: raw[i] });
+      continue;
+    }
+    const key = row.source + '\u0000' + row.id;
+    if (seen.has(key)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(key);
+    rows.push(row);
+  }
+  return { rows, rejected, duplicates };
+}
+
+/** One statement that is its own transaction (types.ts, IngestHooks); undefined: this batch needs the transaction. */
+async function storeAlone(s: Ingest, rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
+  const now = receivedAt.getTime();
+  if (rejected > 0 || !rows.length || !s.hooks.inTransaction.every((h) => h.guardedAlone)) return undefined;
+  if (rows.some((r) => (s.needsTx.get(r.type) ?? 0) > now)) return undefined;
+  try {
+    return await s.store.insertNew(s.db, rows, receivedAt, 'alone');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== NEEDS_TRANSACTION) throw err;
+    if (s.needsTx.size > NEEDS_TX_TYPES) s.needsTx.clear();
+    for (const r of rows) s.needsTx.set(r.type, now + NEEDS_TX_MS);
+    return undefined;
+  }
+}
+
+/** The batch's new rows, the inTransaction hooks' writes and the rejected rows commit together. */
+function storeInTransaction(s: Ingest, rows: EventRow[], rejected: RejectedInput[], receivedAt: Date): Promise<StoredEvent[]> {
+  return s.db.transaction(async (tx) => {
+    const ins = await s.store.insertNew(tx, rows, receivedAt, 'tx');
+    if (ins.length) for (const hook of s.hooks.inTransaction) await hook.run(tx, { kind: 'inserted', rows: ins });
+    await s.store.insertRejected(
+      tx,
+      rejected.map((r) => ({ source: r.source, event_id: r.id, index: r.index, error: r.error, body: r.body })),
+      receivedAt,
+    );
+    return ins;
+  });
+}
+
+/** After the commit: a hook's failure is reported, never the batch's (it is stored). */
+function afterCommit(s: Ingest, stored: StoredEvent[]): void {
+  const failed = (name: string) => (err: unknown) => s.opts.onHookFailure?.(name, err);
+  for (const hook of s.hooks.afterCommit) {
+    try {
+      const r = hook.run(stored);
+      if (r instanceof Promise) r.catch(failed(hook.name));
+    } catch (err) {
+      failed(hook.name)(err);
+    }
+  }
 }

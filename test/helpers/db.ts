@@ -5,9 +5,11 @@ import { inject } from 'vitest';
 import { openPglite } from '../../src/shared/db/pglite.ts';
 import { openPostgres } from '../../src/shared/db/postgres.ts';
 import { migrate, type Db } from '../../src/shared/db/index.ts';
+import { workerDatabaseUrl } from './worker-db.ts';
 
 export const TEST_DB = (process.env.TOLLGATE_TEST_DB ?? 'pglite') as 'pglite' | 'postgres';
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/tollgate_test';
+/** This worker's own database (worker-db.ts). */
+export const TEST_DATABASE_URL = workerDatabaseUrl();
 
 let dumpCache: Blob | undefined;
 

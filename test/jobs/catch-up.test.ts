@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDb, TEST_DB } from '../helpers/db.ts';
+import { freshDb, TEST_DB, TEST_DATABASE_URL } from '../helpers/db.ts';
 import { testApp, ADMIN_KEY } from '../helpers/app.ts';
 import { createScheduler, type Scheduler } from '../../src/jobs/scheduler.ts';
 import { fixedClock } from '../../src/shared/clock.ts';
@@ -62,8 +62,7 @@ describe('scheduler catch-up', () => {
 
   it.runIf(TEST_DB === 'postgres')('two processes (two pools) on one PostgreSQL run each window once while catching up', async () => {
     const schema = await db.query<{ s: string }>('SELECT current_schema() AS s');
-    const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/tollgate_test';
-    const other = await openPostgres({ url, schema: schema.rows[0]!.s, max: 4 });
+    const other = await openPostgres({ url: TEST_DATABASE_URL, schema: schema.rows[0]!.s, max: 4 });
     try {
       const clock = fixedClock('2026-04-01T00:30:00Z');
       const count = new Map<string, number>();
