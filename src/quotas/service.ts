@@ -52,47 +52,10 @@ const LLM_DIMS = new Set(['subject', 'team', 'project', 'api_key', 'provider', '
 export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meters: Pick<MeterService, 'query'>; signals: Signals; metrics?: QuotaMetrics; config?: Partial<QuotasConfig & UsageConfig & SliceConfig> }) {
   const cfg = { ...DEFAULT_QUOTAS_CONFIG, ...deps.config };
   const store: QuotaStore = quotaStore(db, { asyncCommit: cfg.async_commit });
-  const snaps = new Map<string, Snapshot>();
-  const loading = new Map<string, Promise<Snapshot>>();
-
   const usage: UsageReader = usageReader({ meters: deps.meters, store, snapshots: usageSnapshotStore(db, { asyncCommit: cfg.async_commit }), clock, logger, cfg, onSource: deps.metrics?.usageSource });
   const compute = usage.compute;
 
-  /** The entitlement's snapshot, from this process's cache while it is fresh (snapshot_ttl_ms). */
-  function snapshot(e: Entitlement): Snapshot | Promise<Snapshot> {
-    const hit = snaps.get(e.id);
-    if (hit && clock.now().getTime() - hit.at < cfg.snapshot_ttl_ms && hit.ent.updated_at.getTime() === e.updated_at.getTime()) return hit;
-    let p = loading.get(e.id);
-    if (!p) {
-      p = compute(e).then(
-        (s) => {
-          snaps.set(e.id, s);
-          loading.delete(e.id);
-          // Not awaited: the figures are for stats only, and the answer must not wait for a write.
-          void writeFigures(e, s);
-          return s;
-        },
-        (err) => {
-          loading.delete(e.id);
-          throw err;
-        },
-      );
-      loading.set(e.id, p);
-    }
-    return p;
-  }
-  /** The figures /v1/entitlements/stats aggregates (one SQL aggregate, no engine run per subject); written only when they changed. */
-  async function writeFigures(e: Entitlement, s: Snapshot): Promise<void> {
-    const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
-    const f = { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed() };
-    const was = e.figures;
-    if (was && new Money(was.usage).eq(f.usage) && new Money(was.available).eq(f.available) && new Money(was.purchased).eq(f.purchased)) return;
-    await store.snapshot(e.id, { ...f, at: new Date(s.at) }).then(
-      () => void (e.figures = f),
-      (err) => logger.warn({ err }, 'could not store an entitlement snapshot'),
-    );
-  }
-  const forget = (id: string) => snaps.delete(id);
+  const { snapshot, writeFigures, forget } = snapshotCache({ store, clock, logger, ttlMs: cfg.snapshot_ttl_ms, compute });
   const slices = sliceBook({ store, clock, logger, cfg, snapshot, metrics: deps.metrics });
 
   const noteLevel = (e: Entitlement, s: Snapshot, level: Level, reserved: string) => publishLevel({ store, clock, signals: deps.signals }, e, s, level, reserved);
@@ -148,6 +111,53 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
 }
 
 export type QuotaService = ReturnType<typeof quotaService>;
+
+/**
+ * Entitlement answers cached per process for `ttlMs` (one computation at a time per entitlement),
+ * and the stats figures each answer leaves written.
+ */
+function snapshotCache(d: { store: QuotaStore; clock: Clock; logger: Logger; ttlMs: number; compute: (e: Entitlement) => Promise<Snapshot> }) {
+  const { store, clock, logger, ttlMs, compute } = d;
+  const snaps = new Map<string, Snapshot>();
+  const loading = new Map<string, Promise<Snapshot>>();
+
+  /** The entitlement's snapshot, from this process's cache while it is fresh (snapshot_ttl_ms). */
+  function snapshot(e: Entitlement): Snapshot | Promise<Snapshot> {
+    const hit = snaps.get(e.id);
+    if (hit && clock.now().getTime() - hit.at < ttlMs && hit.ent.updated_at.getTime() === e.updated_at.getTime()) return hit;
+    let p = loading.get(e.id);
+    if (!p) {
+      p = compute(e).then(
+        (s) => {
+          snaps.set(e.id, s);
+          loading.delete(e.id);
+          // Not awaited: the figures are for stats only, and the answer must not wait for a write.
+          void writeFigures(e, s);
+          return s;
+        },
+        (err) => {
+          loading.delete(e.id);
+          throw err;
+        },
+      );
+      loading.set(e.id, p);
+    }
+    return p;
+  }
+  /** The figures /v1/entitlements/stats aggregates (one SQL aggregate, no engine run per subject); written only when they changed. */
+  async function writeFigures(e: Entitlement, s: Snapshot): Promise<void> {
+    const purchased = s.result.grants.filter((g) => g.kind === 'purchased' && g.active).reduce((a, g) => a.plus(g.balance), new Money(0));
+    const f = { usage: s.result.usage.toFixed(), available: s.result.available.toFixed(), purchased: purchased.toFixed() };
+    const was = e.figures;
+    if (was && new Money(was.usage).eq(f.usage) && new Money(was.available).eq(f.available) && new Money(was.purchased).eq(f.purchased)) return;
+    await store.snapshot(e.id, { ...f, at: new Date(s.at) }).then(
+      () => void (e.figures = f),
+      (err) => logger.warn({ err }, 'could not store an entitlement snapshot'),
+    );
+  }
+  const forget = (id: string) => snaps.delete(id);
+  return { snapshot, writeFigures, forget };
+}
 
 /** Publishes entitlement.level when the level changed (once across processes: the row decides). */
 async function publishLevel(d: { store: QuotaStore; clock: Clock; signals: Signals }, e: Entitlement, s: Snapshot, level: Level, reserved: string): Promise<void> {
