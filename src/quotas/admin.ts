@@ -5,12 +5,18 @@ import { Money } from '../shared/money.ts';
 import type { BudgetFilter, Entitlement, Grant, QuotaStore } from './store.ts';
 import type { PeriodUnit, Weekday } from './periods.ts';
 
-/** Entitlements and grants: create, change, delete, void (each forgets the process's cached answer). */
+/**
+ * Entitlements and grants: create, change, delete, void (each forgets the process's cached answer).
+ * An entitlement's create, update or delete calls `changed` once its statement has ended — also
+ * when it failed, since an error (a dropped connection) can come after the commit: a listener may
+ * hear of a change that did not happen, never miss one that did.
+ */
 
 export const newId = (p: string) => `${p}_${randomBytes(12).toString('base64url')}`;
 
-export function entitlementAdmin(d: { store: QuotaStore; clock: Clock; forget: (id: string) => void }) {
-  const { store, clock, forget } = d;
+export function entitlementAdmin(d: { store: QuotaStore; clock: Clock; forget: (id: string) => void; changed: () => void }) {
+  const { store, clock, forget, changed } = d;
+  const changing = <T>(statement: Promise<T>): Promise<T> => statement.finally(changed);
   async function getEnt(id: string): Promise<Entitlement> {
     const e = await store.getEntitlement(id);
     if (!e) throw notFound(`entitlement ${id}`);
@@ -25,17 +31,17 @@ export function entitlementAdmin(d: { store: QuotaStore; clock: Clock; forget: (
         id: newId('ent'), subject: b.subject ?? null, team: b.team ?? null, api_key: b.api_key ?? null, meter: b.meter, filter: b.filter ?? {}, period: b.period, tz: b.tz,
         week_start: b.week_start ?? 1, thresholds: b.thresholds, purchase_url: b.purchase_url ?? null, enabled: b.enabled ?? true, level: 'ok', created_at: now, updated_at: now,
       };
-      await store.insertEntitlement(e);
+      await changing(store.insertEntitlement(e));
       return e;
     },
     async updateEntitlement(id: string, patch: Parameters<QuotaStore['updateEntitlement']>[1]) {
-      const e = await store.updateEntitlement(id, patch, clock.now());
+      const e = await changing(store.updateEntitlement(id, patch, clock.now()));
       if (!e) throw notFound(`entitlement ${id}`);
       forget(id);
       return e;
     },
     async deleteEntitlement(id: string) {
-      if (!(await store.deleteEntitlement(id, clock.now()))) throw notFound(`entitlement ${id}`);
+      if (!(await changing(store.deleteEntitlement(id, clock.now())))) throw notFound(`entitlement ${id}`);
       forget(id);
     },
     async createGrant(entId: string, b: { amount: string; kind: Grant['kind']; priority: number; effective_at?: Date; expires_at?: Date | null; recurring?: PeriodUnit | null }) {

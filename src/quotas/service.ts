@@ -60,7 +60,8 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
 
   const noteLevel = (e: Entitlement, s: Snapshot, level: Level, reserved: string) => publishLevel({ store, clock, signals: deps.signals }, e, s, level, reserved);
 
-  const admin = entitlementAdmin({ store, clock, forget });
+  const changes = changeListeners(logger);
+  const admin = entitlementAdmin({ store, clock, forget, changed: changes.fire });
   const matching = async (t: Target, meter: string) =>
     (await store.entitlementsFor({ subject: t.subject ?? null, team: t.team ?? null, api_key: t.api_key ?? null })).filter((e) => e.meter === meter);
   const reservations = reservationService({ store, clock, logger, cfg, snapshot, noteLevel, matching, metrics: deps.metrics });
@@ -84,6 +85,13 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
       return valueOf(s, reserved);
     },
     ...admin,
+    /**
+     * Calls `listener` after each entitlement created, updated or deleted through this service
+     * (before that call returns); other processes' changes are not seen. Returns the unsubscribe.
+     */
+    onEntitlementsChanged: changes.add,
+    /** Whether any entitlement is enabled at all (one EXISTS statement). */
+    anyEnabledEntitlement: () => store.anyEnabledEntitlement(),
     async history(id: string, window: 'hour' | 'day' | 'week' | 'month') {
       return historyOf(await admin.getEntitlement(id), window, clock.now(), compute);
     },
@@ -186,6 +194,28 @@ async function publishLevel(d: { store: QuotaStore; clock: Clock; signals: Signa
     purchase_url: e.purchase_url,
     occurred_at: d.clock.now().toISOString(),
   });
+}
+
+/** The entitlement change listeners: one that throws is logged and does not fail the change or the others. */
+function changeListeners(logger: Logger) {
+  const listeners = new Set<() => void>();
+  return {
+    add(listener: () => void): () => void {
+      // Its own entry: one listener subscribed twice is called twice and unsubscribed once each.
+      const own = () => listener();
+      listeners.add(own);
+      return () => void listeners.delete(own);
+    },
+    fire(): void {
+      for (const l of listeners) {
+        try {
+          l();
+        } catch (err) {
+          logger.warn({ err }, 'an entitlement change listener failed');
+        }
+      }
+    },
+  };
 }
 
 /** Seed 003's admin stats, cached per process for `ms` (one computation at a time per meter). */

@@ -84,7 +84,7 @@ export function quotaStore(db: Queryable, opts: { asyncCommit?: boolean } = {}) 
   return { ...reservationStore(db, opts), ...entitlementSql(db), ...grantSql(db, commit) };
 }
 
-/** Entitlements: insert, get, list, the ones a caller falls under, update, delete. */
+/** Entitlements: insert, get, list, the ones a caller falls under, update, delete, whether any is enabled. */
 function entitlementSql(db: Queryable) {
   return {
     async insertEntitlement(e: Entitlement): Promise<void> {
@@ -147,6 +147,11 @@ function entitlementSql(db: Queryable) {
     async deleteEntitlement(id: string, now: Date): Promise<boolean> {
       const r = await db.query(`UPDATE quota_entitlements SET deleted_at = $2, updated_at = $2 WHERE id = $1 AND deleted_at IS NULL`, [id, now]);
       return r.rowCount > 0;
+    },
+    /** Whether any entitlement is enabled at all (the gate's "none" answer): stops at the first such row. */
+    async anyEnabledEntitlement(): Promise<boolean> {
+      const r = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM quota_entitlements WHERE enabled AND deleted_at IS NULL) AS any`, [], { prepare: 'quota_any_enabled' });
+      return r.rows[0]?.any === true;
     },
   };
 }
