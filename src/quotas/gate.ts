@@ -99,6 +99,13 @@ export function leaseOf(onEnd: (actual: QuotaActual | null) => void): QuotaLease
 }
 
 type GateOptions = { quotas: QuotaService; clock: Clock; logger: Logger; failOpen: boolean; ttlMs: number; price?: CostQuote };
+
+/** The quotas domain's gate: a `QuotaGate` the app closes with itself (wireQuotas). */
+export interface ClosableGate extends QuotaGate {
+  /** Stops listening to entitlement changes and asking whether any is enabled. */
+  close(): void;
+}
+
 type Answer = { decision: QuotaDecision; lease: QuotaLease };
 
 /** What one gate holds: its options, the entitlements per caller, and whether any is enabled at all. */
@@ -111,28 +118,6 @@ interface Gate {
 }
 
 const callerKey = (ctx: QuotaContext) => JSON.stringify([ctx.subject, ctx.team, ctx.api_key]);
-
-/** A few rows are enough: past them (all disabled) "yes" is as safe an answer as "maybe". */
-const PROBE = 20;
-
-/** Whether any entitlement is enabled: from the first PROBE not deleted (PROBE of them, all disabled, answers yes). */
-async function anyEnabled(quotas: QuotaService): Promise<boolean> {
-  const l = await quotas.list({ limit: PROBE });
-  return l.length === PROBE || l.some((e) => e.enabled);
-}
-
-/**
- * Entitlement changes made through this process's service reach the gate before the change
- * returns (the next call sees a created entitlement at once; other processes within the ttl).
- * The service has no change listener to subscribe to, so the gate wraps its three
- * entitlement-changing methods, once, when it is made (one gate per service: wireQuotas).
- */
-function onEntitlementChange(quotas: QuotaService, changed: () => void): void {
-  const { createEntitlement, updateEntitlement, deleteEntitlement } = quotas;
-  quotas.createEntitlement = (b) => createEntitlement(b).finally(changed);
-  quotas.updateEntitlement = (id, patch) => updateEntitlement(id, patch).finally(changed);
-  quotas.deleteEntitlement = (id) => deleteEntitlement(id).finally(changed);
-}
 
 function failed(g: Gate, err: unknown): Answer {
   g.o.logger.error({ err }, 'quota store unreachable');
@@ -244,9 +229,11 @@ function reserve(g: Gate, ctx: QuotaContext, est: QuotaEstimate): Awaitable<Answ
  * (snapshot_ttl_ms); a caller with none is answered synchronously, and so is one not seen yet
  * while no entitlement is enabled at all (presence.ts). Otherwise every call takes its estimate in
  * each matching entitlement (slices.ts, or one locked statement per entitlement: exact across
- * processes), and its lease settles or releases it exactly once.
+ * processes), and its lease settles or releases it exactly once. Entitlements changed through
+ * this process's service reach the gate before the change returns (the service's change
+ * listener); other processes' within the ttl.
  */
-export function quotaGate(o: GateOptions): QuotaGate {
+export function quotaGate(o: GateOptions): ClosableGate {
   const { quotas } = o;
   const ents = ttlCache<string, Entitlement[]>({
     clock: o.clock,
@@ -256,8 +243,8 @@ export function quotaGate(o: GateOptions): QuotaGate {
       return quotas.entitlementsFor({ subject, team, api_key });
     },
   });
-  const presence = new EntitlementPresence({ anyEnabled: () => anyEnabled(quotas), clock: o.clock, ttlMs: o.ttlMs, logger: o.logger });
-  onEntitlementChange(quotas, () => {
+  const presence = new EntitlementPresence({ anyEnabled: () => quotas.anyEnabledEntitlement(), clock: o.clock, ttlMs: o.ttlMs, logger: o.logger });
+  const unsubscribe = quotas.onEntitlementsChanged(() => {
     ents.clear();
     presence.invalidate();
   });
@@ -265,5 +252,9 @@ export function quotaGate(o: GateOptions): QuotaGate {
   return {
     wants: (ctx) => wants(g, ctx),
     reserve: (ctx, est) => reserve(g, ctx, est),
+    close() {
+      unsubscribe();
+      presence.close();
+    },
   };
 }

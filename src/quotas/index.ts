@@ -6,18 +6,17 @@ import type { Signals } from '../shared/signals.ts';
 import type { App } from '../http/server.ts';
 import type { KeyService } from '../auth/service.ts';
 import type { MeterService } from '../meters/service.ts';
-import type { QuotaGate } from '../gateway/quota.ts';
 import type { QuotasConfigInput } from './config.ts';
 import { quotaService, type QuotaService } from './service.ts';
 import { quotaMetrics } from './metrics.ts';
 import { registerQuotaRoutes } from './routes.ts';
-import { quotaGate, type CostQuote } from './gate.ts';
+import { quotaGate, type ClosableGate, type CostQuote } from './gate.ts';
 
 /** The quotas domain as the rest of Tollgate sees it. */
 export interface Quotas {
   service: QuotaService;
-  /** What the gateway enforces through (installed with `tg.gateway.setQuotaGate`). */
-  gate: QuotaGate;
+  /** What the gateway enforces through (installed with `tg.gateway.setQuotaGate`); closed with the app. */
+  gate: ClosableGate;
 }
 
 /** The one call from src/app.ts: service, routes, the gateway gate, the reservation sweep. */
@@ -31,6 +30,7 @@ export function wireQuotas(d: { server: App; db: Db; keys: KeyService; clock: Cl
   timer.unref();
   d.onClose(() => {
     clearInterval(timer);
+    gate.close();
     return service.slices.close();
   });
   const q = { service, gate };

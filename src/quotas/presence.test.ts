@@ -93,6 +93,21 @@ describe('EntitlementPresence', () => {
     expect(q.none()).toBe(false);
   });
 
+  it('close() stops the asking: no timer, an answer still to come is dropped, every call is "maybe" and asks nothing', async () => {
+    let n = 0;
+    const p = new EntitlementPresence({ anyEnabled: async () => (n++, false), clock: fixedClock('2026-01-10T00:00:00Z'), ttlMs: 40, logger });
+    await tick();
+    expect(p.none()).toBe(true);
+    p.invalidate(); // a question out when it closes
+    p.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(n).toBe(2);
+    expect(p.none()).toBe(false);
+    p.invalidate();
+    await tick();
+    expect(n).toBe(2);
+  });
+
   it('ttl 0 (nothing cached): never "none", never asked', async () => {
     let n = 0;
     const p = new EntitlementPresence({ anyEnabled: async () => (n++, false), clock: fixedClock('2026-01-10T00:00:00Z'), ttlMs: 0, logger });

@@ -12,8 +12,8 @@ import type { Logger } from '../shared/log.ts';
  * idle spell does not leave it stale for the next call (a stale or unknown answer counts as "maybe":
  * the gate then asks per caller as before). A "yes" is not asked again until `invalidate()`:
  * "maybe" is what every caller gets then, which is what the gate did before this answer existed.
- * A failed question leaves the answer unknown and stops the asking (the database may be closed
- * with its app); the next call asks again.
+ * A failed question leaves the answer unknown, with nothing asked until the next call (a store
+ * that fails is not polled). `close()` — the app closing — stops the asking for good.
  */
 export class EntitlementPresence {
   /** The last answer: true = some enabled, false = none, undefined = not known. */
@@ -25,6 +25,7 @@ export class EntitlementPresence {
   /** The `gen` of the question in flight, -1 for none. */
   private asking = -1;
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly o: { anyEnabled: () => Promise<boolean>; clock: Clock; ttlMs: number; logger: Logger }) {
     // ttl 0 caches nothing: no "no" is ever fresh, so nothing is asked.
@@ -47,8 +48,17 @@ export class EntitlementPresence {
     if (this.o.ttlMs > 0) this.ask();
   }
 
+  /** Stops the asking (its timer, and any answer still to come is dropped); from now on every call gets "maybe". */
+  close(): void {
+    this.closed = true;
+    this.gen++;
+    this.known = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   private ask(): void {
-    if (this.asking === this.gen) return;
+    if (this.closed || this.asking === this.gen) return;
     const gen = (this.asking = this.gen);
     const at = this.o.clock.now().getTime();
     let answer: Promise<boolean>;
