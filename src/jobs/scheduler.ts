@@ -138,13 +138,18 @@ const jobOf = (st: State, name: string): Job => {
 };
 
 async function runWindow(st: State, name: string, windowStart: Date, now: Date): Promise<JobRun> {
+  const r = await tryWindow(st, name, windowStart, now);
+  return r === 'locked' ? { job: name, window_start: windowStart.toISOString(), status: 'skipped' } : r;
+}
+
+/** 'locked': the job is running here or in another process now, so this window was not looked at. */
+async function tryWindow(st: State, name: string, windowStart: Date, now: Date): Promise<JobRun | 'locked'> {
   const job = jobOf(st, name);
-  const ws = windowStart.toISOString();
-  if (st.busy.has(name)) return { job: name, window_start: ws, status: 'skipped' };
+  if (st.busy.has(name)) return 'locked';
   st.busy.add(name);
   try {
     const r = await st.db.tryLock(jobLockKey(name), (conn) => claimAndRun(st, conn, job, windowStart, now));
-    return r.ran ? r.value : { job: name, window_start: ws, status: 'skipped' };
+    return r.ran ? r.value : 'locked';
   } finally {
     st.busy.delete(name);
   }
@@ -187,7 +192,11 @@ async function runDue(st: State, now: Date): Promise<JobRun[]> {
   for (const j of st.jobs.values()) {
     if (st.busy.has(j.name)) continue;
     for (const w of await dueWindows(st, j.name, now)) {
-      const r = await runWindow(st, j.name, w, now);
+      const r = await tryWindow(st, j.name, w, now);
+      // Someone holds the job: stop this job's catch-up for this tick. Going on to a later window
+      // could claim it while this one is still unrun, and due windows start after the latest
+      // claimed one, so this one would never be due again.
+      if (r === 'locked') break;
       if (r.status !== 'skipped') out.push(r);
     }
   }

@@ -60,6 +60,29 @@ describe('scheduler catch-up', () => {
     expect(seen).toEqual(['2026-01-09T00:00:00.000Z', '2026-01-10T00:00:00.000Z']);
   });
 
+  it('a window whose job is locked elsewhere is not leapfrogged: catch-up stops for the tick and resumes in order', async () => {
+    // Another process holds the job while this one looks at 2 and 3 May, and has let go by 4 May.
+    // Claiming 4 May then would leave 2 and 3 May behind the latest claimed window, never due again.
+    let lockedFor = 2;
+    const contended: Db = Object.assign(Object.create(db) as Db, {
+      tryLock: ((key: number, fn: (c: Db) => Promise<unknown>) => (lockedFor-- > 0 ? Promise.resolve({ ran: false }) : db.tryLock(key, fn as never))) as Db['tryLock'],
+    });
+    const clock = fixedClock('2026-05-01T00:30:00Z');
+    const s = createScheduler(contended, clock, logger);
+    const seen: string[] = [];
+    s.schedule('leapfrog', '0 0 * * *', 'UTC', async ({ windowStart }) => void seen.push(windowStart.toISOString().slice(0, 10)));
+    lockedFor = 0;
+    await s.runDue();
+    expect(seen).toEqual(['2026-05-01']);
+    clock.set('2026-05-04T00:30:00Z');
+    lockedFor = 2;
+    await s.runDue(); // 2 May: locked → this tick stops
+    expect(seen).toEqual(['2026-05-01']);
+    await s.runDue(); // 2 May: locked again
+    await s.runDue(); // free: 2, 3 and 4 May in order
+    expect(seen).toEqual(['2026-05-01', '2026-05-02', '2026-05-03', '2026-05-04']);
+  });
+
   it.runIf(TEST_DB === 'postgres')('two processes (two pools) on one PostgreSQL run each window once while catching up', async () => {
     const schema = await db.query<{ s: string }>('SELECT current_schema() AS s');
     const other = await openPostgres({ url: TEST_DATABASE_URL, schema: schema.rows[0]!.s, max: 4 });
