@@ -150,8 +150,10 @@ function entitlementSql(db: Queryable) {
     },
     /** Whether any entitlement is enabled at all (the gate's "none" answer): stops at the first such row. */
     async anyEnabledEntitlement(): Promise<boolean> {
-      const r = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM quota_entitlements WHERE enabled AND deleted_at IS NULL) AS any`, [], { prepare: 'quota_any_enabled' });
-      return r.rows[0]?.any === true;
+      // ORDER BY id LIMIT 1, not EXISTS: the planner then reads migration 0019's partial index
+      // (one page, empty exactly when the answer is no) instead of scanning every entitlement.
+      const r = await db.query<{ id: string }>(`SELECT id FROM quota_entitlements WHERE enabled AND deleted_at IS NULL ORDER BY id LIMIT 1`, [], { prepare: 'quota_any_enabled' });
+      return r.rows.length > 0;
     },
   };
 }

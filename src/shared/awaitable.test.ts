@@ -3,6 +3,15 @@ import { andThen, isPromise, ttlCache } from './awaitable.ts';
 import { fixedClock } from './clock.ts';
 
 describe('ttlCache', () => {
+  it('a ttl of 0 caches nothing (lru-cache alone would keep entries forever)', async () => {
+    let loads = 0;
+    const c = ttlCache<string, number>({ clock: fixedClock('2026-01-01T00:00:00Z'), ttlMs: 0, load: async (k) => (loads++, k.length) });
+    expect(await c.get('abc')).toBe(3);
+    expect(c.peek('abc')).toBeUndefined();
+    expect(await c.get('abc')).toBe(3);
+    expect(loads).toBe(2);
+  });
+
   it('loads on a miss, answers a fresh hit synchronously, reloads once the entry is stale', async () => {
     const clock = fixedClock('2026-01-01T00:00:00Z');
     let loads = 0;

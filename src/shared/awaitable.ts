@@ -30,6 +30,9 @@ export interface TtlCache<K, V> {
  * remembered "none"), hence the box.
  */
 export function ttlCache<K extends {}, V>(o: { clock: Clock; ttlMs: number; load: (key: K) => Promise<V>; maxSize?: number }): TtlCache<K, V> {
+  // A ttl of 0 (the configs allow it) means "do not cache": lru-cache would read it as "never
+  // expires", and a key revoked or an entitlement created in another process would never be seen.
+  if (o.ttlMs <= 0) return { get: (key) => o.load(key), peek: () => undefined, delete() {}, clear() {} };
   const lru = new LRUCache<K, { v: V }>({
     max: o.maxSize ?? 10_000,
     ttl: o.ttlMs,
