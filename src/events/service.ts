@@ -119,7 +119,7 @@ function sortBatch(raw: unknown[], ctx: IngestContext | undefined): { rows: Even
 async function storeAlone(s: Ingest, rows: EventRow[], rejected: number, receivedAt: Date): Promise<StoredEvent[] | undefined> {
   const now = receivedAt.getTime();
   if (rejected > 0 || !rows.length || !s.hooks.inTransaction.every((h) => h.guardedAlone)) return undefined;
-  if (rows.some((r) => (s.needsTx.get(r.type) ?? 0) > now)) return undefined;
+  if (s.needsTx.size && rows.some((r) => (s.needsTx.get(r.type) ?? 0) > now)) return undefined;
   try {
     return await s.store.insertNew(s.db, rows, receivedAt, 'alone');
   } catch (err) {

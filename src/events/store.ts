@@ -61,8 +61,6 @@ function toRecord(row: EventRow): Record<string, unknown> {
 }
 
 export interface EventStore {
-  /** The stored rows with these seqs (rows deleted since are simply absent). */
-  bySeqs(tx: Queryable, seqs: string[]): Promise<StoredEvent[]>;
   /**
    * Inserts rows whose (source, id) is new (and not tombstoned); returns the inserted ones with
    * their seq. `alone`: the statement is its own transaction (`q` is the database, not a
@@ -237,14 +235,6 @@ function rejectedColumns(rows: RejectedInsert[]): unknown[] {
 
 export function eventStore(db: Queryable): EventStore {
   return {
-    async bySeqs(tx, seqs) {
-      if (!seqs.length) return [];
-      const r = await tx.query<StoredEvent>(
-        `SELECT seq::text AS seq, ${COLUMNS.map(([c]) => c).join(', ')} FROM events WHERE seq = ANY($1::bigint[])`,
-        [seqs],
-      );
-      return r.rows;
-    },
     async insertNew(tx, rows, receivedAt, mode) {
       if (!rows.length) return [];
       const params: unknown[] = [Buffer.from(JSON.stringify(rows.map(toRecord))), receivedAt.toISOString(), mode];
