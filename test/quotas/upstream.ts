@@ -8,7 +8,8 @@ import { estimateCallTokens } from '../../src/gateway/estimate.ts';
  * full max_tokens), so a call's overrun (actual − estimate) is 0 and "never past the block
  * threshold by more than one request's own overrun" is checkable to the token. `failEvery = n`
  * answers 500 to every n-th call; streams send their chunks `chunkDelayMs` apart, so a client can
- * leave mid-stream.
+ * leave mid-stream. While `hold` is set every call waits for it before answering, so a test can have
+ * every admission decided before any call ends.
  */
 export interface FakeOpenAI {
   url: string;
@@ -18,18 +19,20 @@ export interface FakeOpenAI {
   aborted: number;
   failEvery: number;
   chunkDelayMs: number;
+  hold: Promise<void> | null;
   close(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
-  const u: FakeOpenAI = { url: '', calls: 0, failed: 0, aborted: 0, failEvery: 0, chunkDelayMs: 15, close: async () => {} };
+  const u: FakeOpenAI = { url: '', calls: 0, failed: 0, aborted: 0, failEvery: 0, chunkDelayMs: 15, hold: null, close: async () => {} };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const n = ++u.calls;
+      if (u.hold) await u.hold;
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       if (u.failEvery && n % u.failEvery === 0) {
         u.failed++;
