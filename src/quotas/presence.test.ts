@@ -16,11 +16,16 @@ function asked() {
   return { q, anyEnabled, last: () => q.answers[q.answers.length - 1]! };
 }
 
+/** A presence (ttl 60 s, frozen clock) over a question answered by hand. */
+function presence() {
+  const clock = fixedClock('2026-01-10T00:00:00Z');
+  const { q, anyEnabled, last } = asked();
+  return { clock, q, last, p: new EntitlementPresence({ anyEnabled, clock, ttlMs: 60_000, logger }) };
+}
+
 describe('EntitlementPresence', () => {
   it('a fresh "none" is trusted; a stale one is not, and is asked again', async () => {
-    const clock = fixedClock('2026-01-10T00:00:00Z');
-    const { q, anyEnabled, last } = asked();
-    const p = new EntitlementPresence({ anyEnabled, clock, ttlMs: 60_000, logger });
+    const { clock, q, last, p } = presence();
     expect(p.none()).toBe(false); // not answered yet: maybe
     expect(q.n).toBe(1); // asked once, at creation; asking again waits for it
     last().resolve(false);
@@ -36,9 +41,7 @@ describe('EntitlementPresence', () => {
   });
 
   it('a "yes" answers maybe and is not asked again until invalidated', async () => {
-    const clock = fixedClock('2026-01-10T00:00:00Z');
-    const { q, anyEnabled, last } = asked();
-    const p = new EntitlementPresence({ anyEnabled, clock, ttlMs: 60_000, logger });
+    const { q, last, p } = presence();
     last().resolve(true);
     await tick();
     for (let i = 0; i < 3; i++) expect(p.none()).toBe(false);
@@ -51,9 +54,7 @@ describe('EntitlementPresence', () => {
   });
 
   it('an answer to a question asked before invalidate() is dropped (it may predate the change)', async () => {
-    const clock = fixedClock('2026-01-10T00:00:00Z');
-    const { q, anyEnabled } = asked();
-    const p = new EntitlementPresence({ anyEnabled, clock, ttlMs: 60_000, logger });
+    const { q, p } = presence();
     p.invalidate(); // an entitlement created while the first question was out
     expect(q.n).toBe(2);
     q.answers[0]!.resolve(false); // the old question: no entitlement (then)
@@ -66,9 +67,7 @@ describe('EntitlementPresence', () => {
   });
 
   it('a failed question leaves it unknown (maybe); the next call asks again', async () => {
-    const clock = fixedClock('2026-01-10T00:00:00Z');
-    const { q, anyEnabled, last } = asked();
-    const p = new EntitlementPresence({ anyEnabled, clock, ttlMs: 60_000, logger });
+    const { q, last, p } = presence();
     last().resolve(false);
     await tick();
     p.invalidate();
