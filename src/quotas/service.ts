@@ -90,7 +90,7 @@ export function quotaService(db: Db, clock: Clock, logger: Logger, deps: { meter
      * (before that call returns); other processes' changes are not seen. Returns the unsubscribe.
      */
     onEntitlementsChanged: changes.add,
-    /** Whether any entitlement is enabled at all (one EXISTS statement). */
+    /** Whether any entitlement is enabled at all (one lookup in migration 0019's partial index). */
     anyEnabledEntitlement: () => store.anyEnabledEntitlement(),
     async history(id: string, window: 'hour' | 'day' | 'week' | 'month') {
       return historyOf(await admin.getEntitlement(id), window, clock.now(), compute);
@@ -122,7 +122,10 @@ export type QuotaService = ReturnType<typeof quotaService>;
 
 /**
  * Entitlement answers cached per process for `ttlMs` (one computation at a time per entitlement),
- * and the stats figures each answer leaves written.
+ * and the stats figures each answer leaves written. Not shared/ttlCache: an answer's age counts
+ * from the instant it describes (`Snapshot.at`), not from when it was stored — the hold argument in
+ * docs/quotas.md needs "no snapshot in use is older than snapshot_ttl_ms" — and an entitlement
+ * changed since (its `updated_at`) is computed again.
  */
 function snapshotCache(d: { store: QuotaStore; clock: Clock; logger: Logger; ttlMs: number; compute: (e: Entitlement) => Promise<Snapshot> }) {
   const { store, clock, logger, ttlMs, compute } = d;
